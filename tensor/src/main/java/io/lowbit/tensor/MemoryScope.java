@@ -1,0 +1,81 @@
+package io.lowbit.tensor;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A try-with-resources region that owns every tensor allocated inside it on this thread:
+ * <pre>{@code
+ * try (var scope = MemoryScope.open()) {
+ *     Tensor h = x.matmul(w).add(b);     // temporaries belong to the scope
+ *     return scope.keep(h.silu());       // survives; the caller now owns it
+ * }                                       // everything else is returned to the Allocator
+ * }</pre>
+ * Scopes nest; {@link #keep(Tensor)} hands a tensor to the enclosing scope (or to the caller when there
+ * is none). Tensors made outside any scope are owned by whoever made them and closed with
+ * {@link Tensor#close()}.
+ */
+public final class MemoryScope implements AutoCloseable {
+    private static final ThreadLocal<ArrayDeque<MemoryScope>> STACK = ThreadLocal.withInitial(ArrayDeque::new);
+
+    private final Map<Storage, Boolean> owned = new IdentityHashMap<>();
+    private final Thread thread = Thread.currentThread();
+    private boolean closed;
+
+    private MemoryScope() {}
+
+    /** Opens a scope that becomes the current one on this thread. */
+    public static MemoryScope open() {
+        MemoryScope s = new MemoryScope();
+        STACK.get().push(s);
+        return s;
+    }
+
+    static void register(Storage s) {
+        MemoryScope top = STACK.get().peek();
+        if (top != null) top.owned.put(s, Boolean.TRUE);
+    }
+
+    /** Takes {@code t}'s storage out of this scope and gives it to the enclosing scope, if any. */
+    public Tensor keep(Tensor t) {
+        Storage s = t.storage();
+        if (owned.remove(s) != null) {
+            ArrayDeque<MemoryScope> st = STACK.get();
+            boolean seenThis = false;
+            for (MemoryScope m : st) {
+                if (seenThis) {
+                    m.owned.put(s, Boolean.TRUE);
+                    break;
+                }
+                if (m == this) seenThis = true;
+            }
+        }
+        return t;
+    }
+
+    /** Keeps several tensors; see {@link #keep(Tensor)}. */
+    public void keepAll(Iterable<Tensor> ts) {
+        for (Tensor t : ts) keep(t);
+    }
+
+    /** Number of storages this scope currently owns. */
+    public int size() {
+        return owned.size();
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        if (Thread.currentThread() != thread) throw new IllegalStateException("MemoryScope closed from another thread");
+        closed = true;
+        ArrayDeque<MemoryScope> st = STACK.get();
+        if (st.peek() != this) throw new IllegalStateException("MemoryScopes closed out of order");
+        st.pop();
+        List<Storage> list = new ArrayList<>(owned.keySet());
+        owned.clear();
+        for (Storage s : list) s.close();
+    }
+}

@@ -1,0 +1,193 @@
+package io.lowbit.tensor.cpu;
+
+import io.lowbit.tensor.BinaryOp;
+import io.lowbit.tensor.DType;
+import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.UnaryOp;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Elementwise kernels. F32 rows with unit or zero strides run on the Vector API; everything else (F64,
+ * odd strides, storage dtypes) runs the scalar definitions in {@link UnaryOp#apply} and
+ * {@link BinaryOp#apply}, which are also what the fast paths are tested against.
+ */
+final class Elementwise {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final ByteOrder LE = ByteOrder.nativeOrder();
+
+    private Elementwise() {}
+
+    static void unary(UnaryOp op, Tensor x, Tensor out, double arg) {
+        Strided it = new Strided(out, x);
+        MemorySegment so = out.segment(), sx = x.segment();
+        int len = it.rowLength;
+        boolean fast = x.dtype() == DType.F32 && out.dtype() == DType.F32 && it.innerStride(0) == 1
+                && it.innerStride(1) == 1 && vectorizable(op);
+        long sxs = it.innerStride(1), sos = it.innerStride(0);
+        it.forAllRows((base, row) -> {
+            if (fast) {
+                unaryRowF32(op, (float) arg, sx, base[1] * 4, so, base[0] * 4, len);
+            } else {
+                for (int j = 0; j < len; j++)
+                    out.storeAt(base[0] + j * sos, op.apply(x.loadAt(base[1] + j * sxs), arg));
+            }
+        });
+    }
+
+    private static boolean vectorizable(UnaryOp op) {
+        return op != UnaryOp.SIGN && op != UnaryOp.ROUND;
+    }
+
+    static void unaryRowF32(UnaryOp op, float c, MemorySegment sx, long xb, MemorySegment so, long ob, int len) {
+        int j = 0;
+        int bound = F.loopBound(len);
+        FloatVector one = FloatVector.broadcast(F, 1f);
+        for (; j < bound; j += F.length()) {
+            FloatVector v = FloatVector.fromMemorySegment(F, sx, xb + 4L * j, LE);
+            FloatVector r = switch (op) {
+                case NEG -> v.neg();
+                case EXP -> v.lanewise(VectorOperators.EXP);
+                case LOG -> v.lanewise(VectorOperators.LOG);
+                case SQRT -> v.sqrt();
+                case RSQRT -> one.div(v.sqrt());
+                case ABS -> v.abs();
+                case TANH -> v.lanewise(VectorOperators.TANH);
+                case SIGMOID -> one.div(one.add(v.neg().lanewise(VectorOperators.EXP)));
+                case SILU -> v.div(one.add(v.neg().lanewise(VectorOperators.EXP)));
+                case RELU -> v.max(0f);
+                case SQUARE -> v.mul(v);
+                case RECIPROCAL -> one.div(v);
+                case ADD_SCALAR -> v.add(c);
+                case MUL_SCALAR -> v.mul(c);
+                case POW_SCALAR -> v.lanewise(VectorOperators.POW, c);
+                case CLAMP_MIN -> v.max(c);
+                case CLAMP_MAX -> v.min(c);
+                case SIGN, ROUND -> throw new AssertionError(op);
+            };
+            r.intoMemorySegment(so, ob + 4L * j, LE);
+        }
+        for (; j < len; j++) {
+            float v = sx.get(ValueLayout.JAVA_FLOAT, xb + 4L * j);
+            so.set(ValueLayout.JAVA_FLOAT, ob + 4L * j, (float) op.apply(v, c));
+        }
+    }
+
+    static void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        Strided it = new Strided(out, a, b);
+        MemorySegment so = out.segment(), sa = a.segment(), sb = b.segment();
+        int len = it.rowLength;
+        long oas = it.innerStride(0), as = it.innerStride(1), bs = it.innerStride(2);
+        boolean f32 = a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32 && oas == 1
+                && (as == 1 || as == 0) && (bs == 1 || bs == 0);
+        it.forAllRows((base, row) -> {
+            if (f32) {
+                binaryRowF32(op, sa, base[1] * 4, as == 0, sb, base[2] * 4, bs == 0, so, base[0] * 4, len);
+            } else {
+                for (int j = 0; j < len; j++)
+                    out.storeAt(base[0] + j * oas, op.apply(a.loadAt(base[1] + j * as), b.loadAt(base[2] + j * bs)));
+            }
+        });
+    }
+
+    static void binaryRowF32(BinaryOp op, MemorySegment sa, long ab, boolean aScalar, MemorySegment sb, long bb,
+                             boolean bScalar, MemorySegment so, long ob, int len) {
+        int j = 0;
+        int bound = F.loopBound(len);
+        float ca = aScalar ? sa.get(ValueLayout.JAVA_FLOAT, ab) : 0f;
+        float cb = bScalar ? sb.get(ValueLayout.JAVA_FLOAT, bb) : 0f;
+        FloatVector va0 = FloatVector.broadcast(F, ca), vb0 = FloatVector.broadcast(F, cb);
+        for (; j < bound; j += F.length()) {
+            FloatVector va = aScalar ? va0 : FloatVector.fromMemorySegment(F, sa, ab + 4L * j, LE);
+            FloatVector vb = bScalar ? vb0 : FloatVector.fromMemorySegment(F, sb, bb + 4L * j, LE);
+            FloatVector r = switch (op) {
+                case ADD -> va.add(vb);
+                case SUB -> va.sub(vb);
+                case MUL -> va.mul(vb);
+                case DIV -> va.div(vb);
+                case MAX -> va.max(vb);
+                case MIN -> va.min(vb);
+                case GT -> FloatVector.zero(F).blend(1f, va.compare(VectorOperators.GT, vb));
+            };
+            r.intoMemorySegment(so, ob + 4L * j, LE);
+        }
+        for (; j < len; j++) {
+            float x = aScalar ? ca : sa.get(ValueLayout.JAVA_FLOAT, ab + 4L * j);
+            float y = bScalar ? cb : sb.get(ValueLayout.JAVA_FLOAT, bb + 4L * j);
+            so.set(ValueLayout.JAVA_FLOAT, ob + 4L * j, (float) op.apply(x, y));
+        }
+    }
+
+    /** dst = src with dtype conversion. */
+    static void copy(Tensor src, Tensor dst) {
+        Strided it = new Strided(dst, src);
+        int len = it.rowLength;
+        long ds = it.innerStride(0), ss = it.innerStride(1);
+        boolean raw = src.dtype() == dst.dtype() && ds == 1 && ss == 1;
+        int eb = dst.dtype().bytes;
+        MemorySegment sd = dst.segment(), sss = src.segment();
+        boolean f32to16 = src.dtype() == DType.F32 && ds == 1 && ss == 1 && (dst.dtype() == DType.BF16 || dst.dtype() == DType.F16);
+        it.forAllRows((base, row) -> {
+            if (raw) {
+                MemorySegment.copy(sss, base[1] * eb, sd, base[0] * eb, (long) len * eb);
+            } else if (f32to16) {
+                boolean bf = dst.dtype() == DType.BF16;
+                for (int j = 0; j < len; j++) {
+                    float v = sss.getAtIndex(ValueLayout.JAVA_FLOAT, base[1] + j);
+                    sd.setAtIndex(ValueLayout.JAVA_SHORT, base[0] + j, bf ? io.lowbit.tensor.Half.toBF16(v) : io.lowbit.tensor.Half.toF16(v));
+                }
+            } else {
+                for (int j = 0; j < len; j++) dst.storeAt(base[0] + j * ds, src.loadAt(base[1] + j * ss));
+            }
+        });
+    }
+
+    static void fill(Tensor dst, double v) {
+        Strided it = new Strided(dst);
+        int len = it.rowLength;
+        long ds = it.innerStride(0);
+        boolean f32 = dst.dtype() == DType.F32 && ds == 1;
+        MemorySegment sd = dst.segment();
+        it.forAllRows((base, row) -> {
+            if (f32) {
+                for (int j = 0; j < len; j++) sd.setAtIndex(ValueLayout.JAVA_FLOAT, base[0] + j, (float) v);
+            } else {
+                for (int j = 0; j < len; j++) dst.storeAt(base[0] + j * ds, v);
+            }
+        });
+    }
+
+    /** dst += alpha·x */
+    static void axpy(double alpha, Tensor x, Tensor dst) {
+        Strided it = new Strided(dst, x);
+        int len = it.rowLength;
+        long ds = it.innerStride(0), xs = it.innerStride(1);
+        boolean f32 = dst.dtype() == DType.F32 && x.dtype() == DType.F32 && ds == 1 && xs == 1;
+        MemorySegment sd = dst.segment(), sx = x.segment();
+        float fa = (float) alpha;
+        it.forAllRows((base, row) -> {
+            if (f32) {
+                long db = base[0] * 4, xb = base[1] * 4;
+                int j = 0;
+                for (int bound = F.loopBound(len); j < bound; j += F.length()) {
+                    FloatVector d = FloatVector.fromMemorySegment(F, sd, db + 4L * j, LE);
+                    FloatVector v = FloatVector.fromMemorySegment(F, sx, xb + 4L * j, LE);
+                    v.fma(FloatVector.broadcast(F, fa), d).intoMemorySegment(sd, db + 4L * j, LE);
+                }
+                for (; j < len; j++) {
+                    float d = sd.get(ValueLayout.JAVA_FLOAT, db + 4L * j);
+                    sd.set(ValueLayout.JAVA_FLOAT, db + 4L * j, Math.fma(fa, sx.get(ValueLayout.JAVA_FLOAT, xb + 4L * j), d));
+                }
+            } else {
+                for (int j = 0; j < len; j++) {
+                    long e = base[0] + j * ds;
+                    dst.storeAt(e, dst.loadAt(e) + alpha * x.loadAt(base[1] + j * xs));
+                }
+            }
+        });
+    }
+}

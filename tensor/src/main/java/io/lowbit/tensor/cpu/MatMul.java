@@ -1,0 +1,101 @@
+package io.lowbit.tensor.cpu;
+
+import io.lowbit.tensor.DType;
+import io.lowbit.tensor.Shape;
+import io.lowbit.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * NumPy-style matmul over {@link Sgemm}: 1-D operands are promoted, batch dimensions broadcast, and an
+ * operand whose last two dimensions are a transposed view is passed as a transposed GEMM operand instead
+ * of being copied.
+ */
+final class MatMul {
+    private MatMul() {}
+
+    /** (transposed, leading dimension) of a rows×cols matrix view with the given strides, or null. */
+    static long[] layout(int rows, int cols, long sr, long sc) {
+        if ((cols == 1 || sc == 1) && (rows == 1 || sr >= cols)) return new long[] {0, rows == 1 ? Math.max(cols, 1) : sr};
+        if ((rows == 1 || sr == 1) && (cols == 1 || sc >= rows)) return new long[] {1, cols == 1 ? Math.max(rows, 1) : sc};
+        return null;
+    }
+
+    static Tensor matmul(Tensor a0, Tensor b0) {
+        if (a0.dtype() != b0.dtype()) throw new IllegalArgumentException("matmul: dtypes " + a0.dtype() + " and " + b0.dtype() + " differ");
+        if (a0.dtype() != DType.F32 && a0.dtype() != DType.F64) throw new IllegalArgumentException("matmul computes in F32 or F64, got " + a0.dtype());
+        if (a0.dim() == 0 || b0.dim() == 0) throw new IllegalArgumentException("matmul of a 0-d tensor");
+        Tensor a = a0.dim() == 1 ? a0.unsqueeze(0) : a0;
+        Tensor b = b0.dim() == 1 ? b0.unsqueeze(1) : b0;
+        int m = a.size(-2), k = a.size(-1), k2 = b.size(-2), n = b.size(-1);
+        if (k != k2)
+            throw new IllegalArgumentException("matmul: shapes " + Arrays.toString(a0.shape()) + " and " + Arrays.toString(b0.shape()) + " do not align");
+        int[] ab = Arrays.copyOf(a.shape(), a.dim() - 2), bb = Arrays.copyOf(b.shape(), b.dim() - 2);
+        int[] batch = Shape.broadcast(ab, bb);
+        int[] outShape = Arrays.copyOf(batch, batch.length + 2);
+        outShape[batch.length] = m;
+        outShape[batch.length + 1] = n;
+        int[] aFull = Arrays.copyOf(batch, batch.length + 2);
+        aFull[batch.length] = m; aFull[batch.length + 1] = k;
+        int[] bFull = Arrays.copyOf(batch, batch.length + 2);
+        bFull[batch.length] = k; bFull[batch.length + 1] = n;
+        Tensor ae = a.expand(aFull), be = b.expand(bFull);
+        Tensor ac = null, bc = null;
+        long[] la = layout(m, k, ae.stride(-2), ae.stride(-1));
+        if (la == null) { ac = a.contiguous(); ae = ac.expand(aFull); la = layout(m, k, ae.stride(-2), ae.stride(-1)); }
+        long[] lb = layout(k, n, be.stride(-2), be.stride(-1));
+        if (lb == null) { bc = b.contiguous(); be = bc.expand(bFull); lb = layout(k, n, be.stride(-2), be.stride(-1)); }
+        Tensor out = Tensor.empty(a.dtype(), outShape);
+        long batches = Shape.numel(batch);
+        int[] pos = new int[batch.length];
+        for (long bi = 0; bi < batches; bi++) {
+            CpuBackend.unravel(bi, batch, pos);
+            long aOff = ae.offset(), bOff = be.offset();
+            for (int d = 0; d < batch.length; d++) {
+                aOff += pos[d] * ae.stride(d);
+                bOff += pos[d] * be.stride(d);
+            }
+            long cOff = bi * (long) m * n;
+            if (a.dtype() == DType.F32) {
+                Sgemm.sgemm(la[0] == 1, lb[0] == 1, m, n, k, 1f, ae.segment(), aOff, (int) la[1],
+                        be.segment(), bOff, (int) lb[1], 0f, out.segment(), cOff, n);
+            } else {
+                dgemm(ae, aOff, la, be, bOff, lb, out, cOff, m, n, k);
+            }
+        }
+        if (ac != null && ac != a) ac.close();
+        if (bc != null && bc != b) bc.close();
+        if (a0.dim() == 1 && b0.dim() == 1) return squeezeOwned(out, new int[0]);
+        if (a0.dim() == 1) {
+            int[] s = out.shape();
+            int[] ns = new int[s.length - 1];
+            System.arraycopy(s, 0, ns, 0, s.length - 2);
+            ns[ns.length - 1] = n;
+            return squeezeOwned(out, ns);
+        }
+        if (b0.dim() == 1) return squeezeOwned(out, Arrays.copyOf(out.shape(), out.dim() - 1));
+        return out;
+    }
+
+    // contiguous reshape that keeps ownership of out's storage
+    private static Tensor squeezeOwned(Tensor out, int[] shape) {
+        Tensor r = out.reshape(shape);
+        Tensor c = r.copy();
+        out.close();
+        return c;
+    }
+
+    private static void dgemm(Tensor a, long aOff, long[] la, Tensor b, long bOff, long[] lb, Tensor c, long cOff, int m, int n, int k) {
+        var sa = a.segment(); var sb = b.segment(); var sc = c.segment();
+        var D = java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    double x = sa.getAtIndex(D, aOff + (la[0] == 1 ? p * la[1] + i : i * la[1] + p));
+                    double y = sb.getAtIndex(D, bOff + (lb[0] == 1 ? j * lb[1] + p : p * lb[1] + j));
+                    s += x * y;
+                }
+                sc.setAtIndex(D, cOff + (long) i * n + j, s);
+            }
+    }
+}

@@ -1,0 +1,215 @@
+package io.lowbit.tensor.cpu;
+
+import io.lowbit.tensor.DType;
+import io.lowbit.tensor.ReduceOp;
+import io.lowbit.tensor.Shape;
+import io.lowbit.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Reductions and softmax along one dimension. The reduced dimension is moved last and made contiguous
+ * once, then every row is reduced independently (in parallel). F32 sums accumulate in vector lanes and
+ * finish in double; F64 runs the scalar loop.
+ */
+final class Reductions {
+    private Reductions() {}
+
+    /** x with {@code dim} moved to the end, contiguous (may be x itself). */
+    static Tensor lastDimContiguous(Tensor x, int dim) {
+        int r = x.dim();
+        if (dim == r - 1 && x.isContiguous() && x.offset() == 0) return x;
+        int[] order = new int[r];
+        for (int i = 0, j = 0; i < r; i++) if (i != dim) order[j++] = i;
+        order[r - 1] = dim;
+        return x.permute(order).copy();
+    }
+
+    static Tensor reduce(ReduceOp op, Tensor x, int dim, boolean keepdim) {
+        int r = x.dim();
+        if (r == 0) { // reduce a scalar: itself
+            Tensor out = Tensor.empty(op == ReduceOp.ARGMAX ? DType.I32 : x.dtype());
+            out.setDouble(0, op == ReduceOp.ARGMAX ? 0 : x.item());
+            return out;
+        }
+        dim = Shape.axis(dim, r);
+        int[] s = x.shape();
+        int len = s[dim];
+        if (len == 0 && (op == ReduceOp.MAX || op == ReduceOp.MIN || op == ReduceOp.ARGMAX))
+            throw new IllegalArgumentException(op + " over an empty dimension of shape " + java.util.Arrays.toString(s));
+        Tensor c = lastDimContiguous(x, dim);
+        int[] outShape = new int[keepdim ? r : r - 1];
+        for (int i = 0, j = 0; i < r; i++) {
+            if (i == dim) { if (keepdim) outShape[j++] = 1; }
+            else outShape[j++] = s[i];
+        }
+        Tensor out = Tensor.empty(op == ReduceOp.ARGMAX ? DType.I32 : x.dtype(), outShape);
+        long rows = out.numel();
+        boolean f32 = c.dtype() == DType.F32;
+        MemorySegment sc = c.segment();
+        Parallel.range(rows, Math.max(1, 16384 / Math.max(1, len)), (lo, hi) -> {
+            for (long row = lo; row < hi; row++) {
+                long base = row * len;
+                double v;
+                if (f32 && (op == ReduceOp.SUM || op == ReduceOp.MEAN)) {
+                    v = sumF32(sc, base * 4, len);
+                    if (op == ReduceOp.MEAN) v /= len;
+                } else {
+                    v = reduceScalar(op, c, base, len);
+                }
+                out.storeAt(row, v);
+            }
+        });
+        if (c != x) c.close();
+        return out;
+    }
+
+    static double sumF32(MemorySegment s, long byteBase, int len) {
+        var F = Elementwise.F;
+        FloatVector acc = FloatVector.zero(F), acc2 = FloatVector.zero(F);
+        int j = 0;
+        int step = F.length();
+        for (int bound = len - 2 * step; j <= bound; j += 2 * step) {
+            acc = acc.add(FloatVector.fromMemorySegment(F, s, byteBase + 4L * j, Elementwise.LE));
+            acc2 = acc2.add(FloatVector.fromMemorySegment(F, s, byteBase + 4L * (j + step), Elementwise.LE));
+        }
+        double sum = acc.add(acc2).reduceLanes(VectorOperators.ADD);
+        for (; j < len; j++) sum += s.get(ValueLayout.JAVA_FLOAT, byteBase + 4L * j);
+        return sum;
+    }
+
+    private static double reduceScalar(ReduceOp op, Tensor c, long base, int len) {
+        switch (op) {
+            case SUM, MEAN -> {
+                double sum = 0;
+                for (int j = 0; j < len; j++) sum += c.loadAt(base + j);
+                return op == ReduceOp.MEAN ? sum / len : sum;
+            }
+            case MAX, MIN -> {
+                double m = c.loadAt(base);
+                for (int j = 1; j < len; j++) {
+                    double v = c.loadAt(base + j);
+                    if (Double.isNaN(v)) return v;
+                    if (op == ReduceOp.MAX ? v > m : v < m) m = v;
+                }
+                return m;
+            }
+            case ARGMAX -> {
+                int best = 0;
+                double m = c.loadAt(base);
+                for (int j = 1; j < len; j++) {
+                    double v = c.loadAt(base + j);
+                    if (v > m || (Double.isNaN(v) && !Double.isNaN(m))) { m = v; best = j; }
+                }
+                return best;
+            }
+            default -> throw new AssertionError(op);
+        }
+    }
+
+    /** Softmax or log-softmax along dim, max-subtracted. */
+    static Tensor softmax(Tensor x, int dim, boolean log) {
+        int r = x.dim();
+        dim = Shape.axis(dim, r);
+        Tensor c = lastDimContiguous(x, dim);
+        Tensor out = Tensor.empty(x.dtype(), c.shape());
+        int len = c.size(-1);
+        long rows = len == 0 ? 0 : c.numel() / len;
+        boolean f32 = c.dtype() == DType.F32;
+        MemorySegment sc = c.segment(), so = out.segment();
+        Parallel.range(rows, Math.max(1, 8192 / Math.max(1, len)), (lo, hi) -> {
+            for (long row = lo; row < hi; row++) {
+                long base = row * len;
+                if (f32) {
+                    softmaxRowF32(sc, so, base * 4, len, log);
+                } else {
+                    double m = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < len; j++) m = Math.max(m, c.loadAt(base + j));
+                    double sum = 0;
+                    for (int j = 0; j < len; j++) sum += Math.exp(c.loadAt(base + j) - m);
+                    double lse = m + Math.log(sum);
+                    for (int j = 0; j < len; j++) {
+                        double v = c.loadAt(base + j);
+                        out.storeAt(base + j, log ? v - lse : Math.exp(v - lse));
+                    }
+                }
+            }
+        });
+        if (c != x) c.close();
+        if (dim == r - 1) return out;
+        // move the last dim back to where it was
+        int[] order = new int[r];
+        for (int i = 0; i < r; i++) order[i] = i < dim ? i : (i == dim ? r - 1 : i - 1);
+        Tensor back = out.permute(order).copy();
+        out.close();
+        return back;
+    }
+
+    static void softmaxRowF32(MemorySegment s, MemorySegment o, long b, int len, boolean log) {
+        var F = Elementwise.F;
+        var LE = Elementwise.LE;
+        float m = Float.NEGATIVE_INFINITY;
+        int j = 0;
+        int bound = F.loopBound(len);
+        if (bound > 0) {
+            FloatVector vm = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (; j < bound; j += F.length()) vm = vm.max(FloatVector.fromMemorySegment(F, s, b + 4L * j, LE));
+            m = vm.reduceLanes(VectorOperators.MAX);
+        }
+        for (; j < len; j++) m = Math.max(m, s.get(ValueLayout.JAVA_FLOAT, b + 4L * j));
+        double sum = 0;
+        FloatVector acc = FloatVector.zero(F);
+        j = 0;
+        for (; j < bound; j += F.length()) {
+            FloatVector e = FloatVector.fromMemorySegment(F, s, b + 4L * j, LE).sub(m).lanewise(VectorOperators.EXP);
+            acc = acc.add(e);
+            if (!log) e.intoMemorySegment(o, b + 4L * j, LE);
+        }
+        sum += acc.reduceLanes(VectorOperators.ADD);
+        for (; j < len; j++) {
+            float e = (float) Math.exp(s.get(ValueLayout.JAVA_FLOAT, b + 4L * j) - m);
+            sum += e;
+            if (!log) o.set(ValueLayout.JAVA_FLOAT, b + 4L * j, e);
+        }
+        if (log) {
+            float lse = (float) (m + Math.log(sum));
+            j = 0;
+            for (; j < bound; j += F.length())
+                FloatVector.fromMemorySegment(F, s, b + 4L * j, LE).sub(lse).intoMemorySegment(o, b + 4L * j, LE);
+            for (; j < len; j++) o.set(ValueLayout.JAVA_FLOAT, b + 4L * j, s.get(ValueLayout.JAVA_FLOAT, b + 4L * j) - lse);
+        } else {
+            float inv = (float) (1.0 / sum);
+            j = 0;
+            for (; j < bound; j += F.length())
+                FloatVector.fromMemorySegment(F, o, b + 4L * j, LE).mul(inv).intoMemorySegment(o, b + 4L * j, LE);
+            for (; j < len; j++) o.set(ValueLayout.JAVA_FLOAT, b + 4L * j, o.get(ValueLayout.JAVA_FLOAT, b + 4L * j) * inv);
+        }
+    }
+
+    /** Sums x down to {@code target} (NumPy broadcasting in reverse). */
+    static Tensor sumTo(Tensor x, int[] target) {
+        int[] s = x.shape();
+        if (java.util.Arrays.equals(s, target)) return x.copy();
+        int[] b = Shape.broadcast(target, s);
+        if (!java.util.Arrays.equals(b, s))
+            throw new IllegalArgumentException("cannot sum " + java.util.Arrays.toString(s) + " to " + java.util.Arrays.toString(target));
+        Tensor cur = x;
+        int lead = s.length - target.length;
+        for (int i = 0; i < lead; i++) {
+            Tensor n = reduce(ReduceOp.SUM, cur, 0, false);
+            if (cur != x) cur.close();
+            cur = n;
+        }
+        for (int d = 0; d < target.length; d++) {
+            if (target[d] == 1 && cur.size(d) != 1) {
+                Tensor n = reduce(ReduceOp.SUM, cur, d, true);
+                if (cur != x) cur.close();
+                cur = n;
+            }
+        }
+        if (cur == x) return x.copy();
+        return cur;
+    }
+}
