@@ -1,0 +1,2 @@
+/** Dense linear algebra in double precision: SVD (one-sided Jacobi and randomized top-r). */
+package io.lowbit.tensor.linalg;
