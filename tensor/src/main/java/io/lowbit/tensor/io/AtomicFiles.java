@@ -34,6 +34,11 @@ public final class AtomicFiles {
                 out.flush();
                 ch.force(true);
             }
+            try { // temp files are created owner-only; give the result ordinary file permissions
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            } catch (UnsupportedOperationException e) {
+                // not a POSIX file system: keep the defaults
+            }
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
