@@ -208,7 +208,13 @@ public final class Json {
             while (i < s.length() && Character.isDigit(s.charAt(i))) i++;
         }
         String t = s.substring(start, i);
-        if (integral && t.length() <= 18) return Long.parseLong(t);
+        if (integral) {
+            try {
+                return Long.parseLong(t);
+            } catch (NumberFormatException outOfRange) {
+                return Double.parseDouble(t); // beyond 64 bits: keep the magnitude
+            }
+        }
         return Double.parseDouble(t);
     }
 

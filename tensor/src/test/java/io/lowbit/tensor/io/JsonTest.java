@@ -21,6 +21,14 @@ class JsonTest {
     }
 
     @Test
+    void nineteenDigitIntegersStayExactLongs() { // regression: found by JsonFuzzTest
+        assertEquals(1000000000000000000L, Json.parse("1000000000000000000", "t"));
+        assertEquals(Long.MAX_VALUE, Json.parse(Long.toString(Long.MAX_VALUE), "t"));
+        assertEquals(Long.MIN_VALUE, Json.parse(Long.toString(Long.MIN_VALUE), "t"));
+        assertEquals(9.3e18, (Double) Json.parse("9300000000000000000", "t"), 1e3);
+    }
+
+    @Test
     void writeThenReadRoundTrips() {
         Map<String, Object> m = new java.util.LinkedHashMap<>();
         m.put("name", "q\"uo\\te\t");
