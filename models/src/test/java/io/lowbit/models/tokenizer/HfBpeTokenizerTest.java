@@ -132,6 +132,57 @@ class HfBpeTokenizerTest {
         assertInstanceOf(HfBpeTokenizer.class, Tokenizer.load(SharedAssets.mistral().getParent()));
     }
 
+    @Test
+    void metaspacePreTokenizerEncodesLikePrependReplace() throws IOException {
+        // newer HF files express the same SentencePiece normalization as a Metaspace pre-tokenizer and decoder
+        Map<String, Object> root = Json.parseObject(Files.readString(SharedAssets.mistral(), StandardCharsets.UTF_8), "mistral");
+        root.put("normalizer", null);
+        root.put("pre_tokenizer", new LinkedHashMap<>(Map.of("type", "Metaspace", "replacement", "▁", "prepend_scheme", "first", "split", false)));
+        root.put("decoder", Map.of("type", "Sequence", "decoders", List.of(Map.of("type", "ByteFallback"), Map.of("type", "Fuse"),
+                Map.of("type", "Metaspace", "replacement", "▁", "prepend_scheme", "first", "split", false))));
+        HfBpeTokenizer meta = HfBpeTokenizer.fromJson(root, null, "mistral-metaspace");
+        for (String t : List.of("Hello world", "two  spaces\tand\ttabs\nnew line ", "parrot 🦜 clef 𝄞", "x".repeat(40), "")) {
+            assertArrayEquals(mistral.encode(t, true, false), meta.encode(t, true, false), t);
+            assertEquals(t, meta.decode(meta.encode(t, true, false)));
+        }
+        // as in HF, Metaspace prepends ▁ only when the text does not already start with one, so a leading
+        // space is absorbed: "  two" becomes ▁▁two (not ▁▁▁two), and decoding drops the first ▁
+        assertArrayEquals(new int[] {1, 28705, 989}, meta.encode("  two", true, false)); // <s> ▁ ▁two
+        assertEquals(" two", meta.decode(new int[] {1, 28705, 989}));
+        // prepend_scheme "first": only the stretch at the very start gets ▁, not the one after a special token
+        assertArrayEquals(new int[] {1, 22557, 1, 16230}, meta.encode("Hello<s>Hello", true, false)); // <s> ▁Hello <s> Hello
+    }
+
+    @Test
+    void llama3StyleSplitThenByteLevelWithIgnoreMerges() {
+        Map<String, Object> root = tinyByteLevel(List.of("Ġ t", "h e", "Ġt he", "1 2", "12 3", "123 4"));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> vocab = (Map<String, Object>) ((Map<String, Object>) root.get("model")).get("vocab");
+        vocab.put("12", 259L);
+        vocab.put("123", 260L);
+        vocab.put("1234", 261L);
+        vocab.put("Ġxyz", 262L); // reachable by no merge
+        HfBpeTokenizer gpt2 = HfBpeTokenizer.fromJson(root, null, "gpt2-style");
+        assertArrayEquals(new int[] {261}, gpt2.encode("1234", false, false));
+        assertArrayEquals(new int[] {' ', 'x', 'y', 'z'}, gpt2.encode(" xyz", false, false)); // ids are byte values here: Ġ x y z
+
+        Map<String, Object> split = new LinkedHashMap<>();
+        split.put("type", "Split");
+        split.put("pattern", Map.of("Regex", ByteLevel.LLAMA3_PATTERN));
+        split.put("behavior", "Isolated");
+        split.put("invert", false);
+        root.put("pre_tokenizer", Map.of("type", "Sequence", "pretokenizers",
+                List.of(split, Map.of("type", "ByteLevel", "add_prefix_space", false, "use_regex", false))));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> model = (Map<String, Object>) root.get("model");
+        model.put("ignore_merges", true);
+        HfBpeTokenizer llama3 = HfBpeTokenizer.fromJson(root, null, "llama3-style");
+        assertArrayEquals(new int[] {260, '4'}, llama3.encode("1234", false, false)); // digits split in groups of three
+        assertArrayEquals(new int[] {262}, llama3.encode(" xyz", false, false));      // whole word in the vocabulary
+        assertArrayEquals(new int[] {'t', 257, 258}, llama3.encode("the the", false, false));
+        assertEquals("1234 xyz", llama3.decode(llama3.encode("1234 xyz", false, false)));
+    }
+
     // ------------------------------------------------------------------ small hand-made files
 
     static Map<String, Object> tinyByteLevel(List<Object> merges) {
