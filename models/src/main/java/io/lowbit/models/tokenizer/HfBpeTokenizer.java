@@ -25,6 +25,11 @@ import java.util.Map;
  * pre-tokenize each stretch between them, then per word apply merges by rank (the merge's index in
  * the file) with {@link BpeMerger}; characters outside the vocabulary become {@code <0xNN>} pieces with
  * byte fallback, else the unk token.
+ *
+ * <p>Decoding skips special tokens (HF's {@code skip_special_tokens=True}). Known simplifications: all
+ * added tokens are matched on the raw text (HF matches {@code normalized: true} ones after
+ * normalization; for the files we use they are all {@code normalized: false}); unsupported normalizer,
+ * pre-tokenizer, decoder or post-processor types are refused with an error naming them.
  */
 public final class HfBpeTokenizer implements Tokenizer {
     private final String source;
@@ -387,7 +392,7 @@ public final class HfBpeTokenizer implements Tokenizer {
     }
 
     private int idValue(Object v, String what) {
-        if (v instanceof Long l && l >= 0 && l < Integer.MAX_VALUE) return (int) (long) l;
+        if (v instanceof Long l && l >= 0 && l < Integer.MAX_VALUE) return l.intValue();
         throw new IllegalArgumentException(source + ": " + what + " must be a non-negative integer id, got " + v);
     }
 
