@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** {@code lowbit tokenize} end to end through the real command tree, with the real Llama-2 and Mistral files. */
@@ -64,5 +65,26 @@ class TokenizeCommandTest {
         r = run("tokenize", "--text", "x");
         assertEquals("2", r[0]);
         assertTrue(r[2].contains("--tokenizer"), r[2]);
+    }
+
+    @Test
+    void trainsWritesAndReadsBack(@TempDir Path dir) throws Exception {
+        Path corpus = dir.resolve("corpus.txt");
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 400; i++) sb.append("the whale and the ship ").append(i % 7).append(" sailed on; ");
+        Files.writeString(corpus, sb.toString());
+        String[] r = run("tokenize", "--train", corpus.toString(), "--vocab-size", "280", "--tokenizer", dir.toString());
+        assertEquals("0", r[0], r[2]);
+        Path json = dir.resolve("tokenizer.json");
+        assertTrue(r[1].startsWith("trained 280 tokens (21 merges) on 14401 chars"), r[1]);
+        assertTrue(Files.isRegularFile(json));
+        r = run("tokenize", "--tokenizer", json.toString(), "--text", "the whale", "--pieces");
+        assertEquals("0", r[0], r[2]);
+        String[] lines = r[1].split(System.lineSeparator());
+        assertTrue(lines[0].startsWith("1 "), "BOS first: " + lines[0]);
+        assertEquals("<s> the Ġwhale", lines[1]);
+        r = run("tokenize", "--train", corpus.toString(), "--tokenizer", dir.resolve("tok.model").toString());
+        assertEquals("1", r[0]);
+        assertTrue(r[2].contains("give a .json file or a directory"), r[2]);
     }
 }
