@@ -105,7 +105,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
         long unk = 0, bos = 1, eos = 2;
         boolean dummy = true, removeWs = true, escapeWs = true;
         String normName = "";
-        int charsmapLen = 0;
+        boolean charsmap = false;
         boolean sawTrainer = false;
         while (r.hasMore()) {
             int tag = r.readTag();
@@ -156,7 +156,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
                         int nt = nr.readTag();
                         switch (ProtoReader.field(nt)) {
                             case 1 -> { nr.expect(nt, ProtoReader.LEN); normName = nr.readString(); }
-                            case 2 -> { nr.expect(nt, ProtoReader.LEN); int at = nr.offset(); nr.skip(nt); charsmapLen = nr.offset() - at; }
+                            case 2 -> { nr.expect(nt, ProtoReader.LEN); charsmap = nr.readMessage().hasMore(); }
                             case 3 -> { nr.expect(nt, ProtoReader.VARINT); dummy = nr.readVarint() != 0; }
                             case 4 -> { nr.expect(nt, ProtoReader.VARINT); removeWs = nr.readVarint() != 0; }
                             case 5 -> { nr.expect(nt, ProtoReader.VARINT); escapeWs = nr.readVarint() != 0; }
@@ -174,8 +174,8 @@ public final class SentencePieceTokenizer implements Tokenizer {
                     + switch ((int) modelType) { case 1 -> "UNIGRAM"; case 3 -> "WORD"; case 4 -> "CHAR"; default -> "unknown"; }
                     + ") is not supported; only BPE (2)");
         if (suffix) throw new IllegalArgumentException(source + ": treat_whitespace_as_suffix is not supported");
-        if (!normName.isEmpty() && !normName.equals("identity") && charsmapLen > 8)
-            throw new IllegalArgumentException(source + ": normalizer \"" + normName + "\" with a precompiled charsmap is not supported (only identity)");
+        if (charsmap)
+            throw new IllegalArgumentException(source + ": normalizer \"" + normName + "\" has a precompiled charsmap (e.g. NFKC rules), which is not supported; only identity normalization");
         int n = pieces.size();
         for (long id : new long[] {unk, bos, eos})
             if (id >= n) throw new IllegalArgumentException(source + ": special id " + id + " is outside the " + n + " pieces");

@@ -81,4 +81,13 @@ class SentencePieceOptionsTest {
         assertArrayEquals(new int[] {6, 8, 7}, sp.encode("ba", false, false));
         assertEquals("a  b", sp.decode(new int[] {6, 7, 6, 6, 8}));
     }
+
+    @Test
+    void precompiledCharsmapIsRefused() {
+        // append normalizer_spec {name: "nmt_nfkc", precompiled_charsmap: 01 02 03}: 1a 0f 0a 08 "nmt_nfkc" 12 03 01 02 03
+        String extra = "1a0f0a08" + HexFormat.of().formatHex("nmt_nfkc".getBytes(java.nio.charset.StandardCharsets.US_ASCII)) + "1203010203";
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SentencePieceTokenizer.parse(HexFormat.of().parseHex(UNUSED_MODEL + extra), "nfkc.model"));
+        assertTrue(e.getMessage().startsWith("nfkc.model: normalizer \"nmt_nfkc\" has a precompiled charsmap"), e.getMessage());
+    }
 }
