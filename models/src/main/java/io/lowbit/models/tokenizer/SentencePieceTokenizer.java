@@ -214,22 +214,18 @@ public final class SentencePieceTokenizer implements Tokenizer {
             sym[n++] = id != null ? id : -2 - cp;
             i += len;
         }
+        // every output id stands for at least one initial symbol, or is one of the <= 4 bytes of an unknown one
+        int[] out = new int[n * 4 + 2];
         Map<Integer, int[]> revMerge = hasUnused ? new HashMap<>() : null;
         n = BpeMerger.merge(sym, n, this::findMerge, hasUnused ? (a, b, c) -> revMerge.put(c, new int[] {a, b}) : null);
-        int[] out = new int[n * 4 + 2];
         int m = 0;
         if (addBos) out[m++] = bosId;
         boolean prevUnk = false;
         for (int k = 0; k < n; k++) {
             int id = sym[k];
             if (id >= 0) {
-                if (hasUnused) {
-                    int[] buf = new int[pieces[id].length()];
-                    int c = resegment(id, revMerge, buf, 0);
-                    if (m + c + 2 > out.length) out = Arrays.copyOf(out, 2 * (m + c + 2));
-                    System.arraycopy(buf, 0, out, m, c);
-                    m += c;
-                } else out[m++] = id;
+                if (hasUnused) m += resegment(id, revMerge, out, m);
+                else out[m++] = id;
                 prevUnk = false;
             } else if (byteFallback) {
                 byte[] utf8 = new String(Character.toChars(-2 - id)).getBytes(StandardCharsets.UTF_8);
