@@ -1,5 +1,6 @@
 package io.lowbit.models.tokenizer;
 
+import it.unimi.dsi.fastutil.longs.Long2LongOpenHashMap;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,6 +33,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
     private final int[] types;
     private final int[] rank; // dense rank of score, best = 0: the merge priority of a piece
     private final Map<String, Integer> mergeable = new HashMap<>(); // NORMAL, USER_DEFINED, UNUSED pieces
+    private final Long2LongOpenHashMap mergeTable = new Long2LongOpenHashMap();
     private final int[] byteIds = new int[256];
     private final List<String> userDefined = new ArrayList<>(); // longest first
     private final boolean hasUnused;
@@ -81,6 +83,15 @@ public final class SentencePieceTokenizer implements Tokenizer {
         for (int k = 0; k < n; k++) {
             if (k == 0 || scores[order[k]] != scores[order[k - 1]]) r++;
             rank[order[k]] = r;
+        }
+        // every way to spell a mergeable piece as two mergeable pieces: (left, right) -> (rank, piece)
+        mergeTable.defaultReturnValue(-1);
+        for (Map.Entry<String, Integer> e : mergeable.entrySet()) {
+            String p = e.getKey();
+            for (int k = p.offsetByCodePoints(0, 1); k < p.length(); k = p.offsetByCodePoints(k, 1)) {
+                Integer left = mergeable.get(p.substring(0, k)), right = mergeable.get(p.substring(k));
+                if (left != null && right != null) mergeTable.put((long) left << 32 | right, BpeMerger.pack(rank[e.getValue()], e.getValue()));
+            }
         }
     }
 
@@ -242,8 +253,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
 
     /** Merge priority: the dense score rank of the concatenated piece if it is a (mergeable) piece. */
     private long findMerge(int left, int right) {
-        Integer id = mergeable.get(pieces[left] + pieces[right]);
-        return id == null ? -1 : BpeMerger.pack(rank[id], id);
+        return mergeTable.get((long) left << 32 | right);
     }
 
     /** UNUSED pieces may take part in merges but are never output: split them back into what formed them. */
