@@ -310,6 +310,7 @@ public final class CudaBackend implements Backend {
             } else {
                 // other dtypes: one row copy per selected slice (bytes only, no arithmetic)
                 long eb = x.dtype().bytes;
+                ctx.bind();
                 for (long o = 0; o < outer; o++)
                     for (int j = 0; j < ids.length; j++)
                         Transfers.deviceCopy(ptr(c, "indexSelect"), ((o * s[dim] + ids[j]) * inner) * eb, ptr(out, "indexSelect"),
@@ -403,6 +404,21 @@ public final class CudaBackend implements Backend {
             }
         }
         for (int i : v) if (i < 0 || i >= bound) throw new IndexOutOfBoundsException(what + ": index " + i + " out of range [0, " + bound + ")");
+        return v;
+    }
+
+    // like hostIndex, but negative values are allowed (they mark ignored rows)
+    int[] hostIndexAllowingNegative(Tensor idx, int bound, String what) {
+        if (idx.dtype() != DType.I32) throw new IllegalArgumentException(what + " needs an I32 index tensor, got " + idx.dtype());
+        int[] v;
+        if (idx.device() == Device.CPU) {
+            v = idx.toIntArray();
+        } else {
+            try (Tensor h = toCpu(idx)) {
+                v = h.toIntArray();
+            }
+        }
+        for (int i : v) if (i >= bound) throw new IndexOutOfBoundsException(what + ": index " + i + " out of range [0, " + bound + ")");
         return v;
     }
 
