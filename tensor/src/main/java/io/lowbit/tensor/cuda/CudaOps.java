@@ -89,6 +89,7 @@ public final class CudaOps {
             throw new IllegalArgumentException("crossEntropy: logits " + Arrays.toString(logits.shape()) + " with targets "
                     + targets.dtype() + Arrays.toString(targets.shape()) + " (needs I32 [rows])");
         int v = logits.size(1);
+        if (v == 0) throw new IllegalArgumentException("crossEntropy over an empty vocabulary: logits " + Arrays.toString(logits.shape()));
         int[] t = be.hostIndexAllowingNegative(targets, v, "crossEntropy");
         Tensor zc = be.contiguous(be.onDevice(logits));
         try (Tensor ht = Tensor.of(t, t.length); Tensor dt = be.toDevice(ht, MemoryCategory.SCRATCH)) {

@@ -116,7 +116,7 @@ final class KernelSource {
                 sh[threadIdx.x] = v;
                 __syncthreads();
                 for (int s = BLOCK / 2; s > 0; s >>= 1) {
-                    if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+                    if ((int) threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
                     __syncthreads();
                 }
                 double r = sh[0];
@@ -127,7 +127,7 @@ final class KernelSource {
                 sh[threadIdx.x] = v;
                 __syncthreads();
                 for (int s = BLOCK / 2; s > 0; s >>= 1) {
-                    if (threadIdx.x < s) sh[threadIdx.x] = nan_max(sh[threadIdx.x], sh[threadIdx.x + s]);
+                    if ((int) threadIdx.x < s) sh[threadIdx.x] = nan_max(sh[threadIdx.x], sh[threadIdx.x + s]);
                     __syncthreads();
                 }
                 double r = sh[0];
@@ -226,7 +226,7 @@ final class KernelSource {
                     sh[threadIdx.x] = m;
                     __syncthreads();
                     for (int s = BLOCK / 2; s > 0; s >>= 1) {
-                        if (threadIdx.x < s) sh[threadIdx.x] = op == 2 ? nan_max(sh[threadIdx.x], sh[threadIdx.x + s]) : nan_min(sh[threadIdx.x], sh[threadIdx.x + s]);
+                        if ((int) threadIdx.x < s) sh[threadIdx.x] = op == 2 ? nan_max(sh[threadIdx.x], sh[threadIdx.x + s]) : nan_min(sh[threadIdx.x], sh[threadIdx.x + s]);
                         __syncthreads();
                     }
                     if (threadIdx.x == 0) ((T*) out)[o] = (T) sh[0];
@@ -242,7 +242,7 @@ final class KernelSource {
                     shi[threadIdx.x] = best;
                     __syncthreads();
                     for (int s = BLOCK / 2; s > 0; s >>= 1) {
-                        if (threadIdx.x < s) {
+                        if ((int) threadIdx.x < s) {
                             double a = sh[threadIdx.x], b = sh[threadIdx.x + s];
                             long long ia = shi[threadIdx.x], ib = shi[threadIdx.x + s];
                             bool takeB = (isnan(b) && !isnan(a)) || (isnan(a) == isnan(b) && (b > a || (b == a && ib < ia)))
@@ -261,7 +261,7 @@ final class KernelSource {
                 __shared__ double sh[BLOCK];
                 long long o = blockIdx.x;
                 long long bx = at(Kx, o), bo = at(Ko, o);
-                double m = -INFINITY;
+                double m = (double) x[bx];                     // len >= 1: the row's first element starts the max
                 for (long long j = threadIdx.x; j < len; j += BLOCK) m = nan_max(m, (double) x[bx + j * xs]);
                 m = block_max(m, sh);
                 double s = 0;
@@ -351,7 +351,7 @@ final class KernelSource {
                 long long row = blockIdx.x;
                 const T* zr = z + row * v;
                 int t = target[row];
-                double m = -INFINITY;
+                double m = (double) zr[0];                     // v >= 1
                 for (long long j = threadIdx.x; j < v; j += BLOCK) m = nan_max(m, (double) zr[j]);
                 m = block_max(m, sh);
                 double s = 0;
