@@ -74,8 +74,8 @@ class KernelEmulationTest {
             String ccOut = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(cc.waitFor(300, TimeUnit.SECONDS), "g++ did not finish");
             assertEquals(0, cc.exitValue(), "the kernel source does not compile as C++ under emulation:\n" + ccOut);
-            // every 5th float bit pattern for the f16 rounding check (pass 1 for all 2^32 by hand)
-            Process run = new ProcessBuilder(dir.resolve("kernels").toString(), "5").directory(dir.toFile()).redirectErrorStream(true).start();
+            // every 13th float bit pattern for the f16 rounding check (run the binary with 1 for all 2^32)
+            Process run = new ProcessBuilder(dir.resolve("kernels").toString(), "13").directory(dir.toFile()).redirectErrorStream(true).start();
             String out = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(run.waitFor(300, TimeUnit.SECONDS), "the emulated kernels did not finish");
             assertEquals(0, run.exitValue(), "emulated kernel checks failed:\n" + out);
