@@ -45,22 +45,30 @@ public final class CudaAllocator {
             count(category, size);
         }
         if (p == null) {
-            p = new CudaPointer();
-            int err = JCuda.cudaMalloc(p, size);
-            if (err != 0) {
-                emptyCache();
-                p = new CudaPointer();
-                err = JCuda.cudaMalloc(p, size);
+            String err = malloc(p = new CudaPointer(), size);
+            if (err != null) {
+                emptyCache(); // cached blocks of other sizes may be what is missing
+                err = malloc(p = new CudaPointer(), size);
             }
-            if (err != 0) {
+            if (err != null) {
                 synchronized (CudaAllocator.class) {
                     count(category, -size);
                 }
                 throw new OutOfMemoryError("lowbit CUDA allocator: cudaMalloc(" + size + ") for " + category + " failed with "
-                        + jcuda.runtime.cudaError.stringFor(err) + " (live " + liveBytes() + " device bytes)");
+                        + err + " (live " + liveBytes() + " device bytes, cached " + cachedBytes() + ")");
             }
         }
         return new Block(p, bytes, size);
+    }
+
+    // cudaMalloc, returning null on success or the error (JCuda throws once exceptions are enabled)
+    private static String malloc(CudaPointer p, long size) {
+        try {
+            int err = JCuda.cudaMalloc(p, size);
+            return err == 0 ? null : jcuda.runtime.cudaError.stringFor(err);
+        } catch (jcuda.CudaException e) {
+            return e.getMessage();
+        }
     }
 
     private static void count(MemoryCategory c, long delta) {

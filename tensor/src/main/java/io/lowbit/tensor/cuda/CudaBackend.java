@@ -91,10 +91,13 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    /** {@code t} if it is contiguous on the device, else a contiguous device copy. */
+    /**
+     * {@code t} if it is contiguous on the device and starts at element 0 of its storage (so a kernel may
+     * index the raw pointer), else a contiguous device copy.
+     */
     Tensor contiguous(Tensor t) {
         ptr(t, "contiguous");
-        if (t.isContiguous()) return t;
+        if (t.isContiguous() && t.offset() == 0) return t;
         Tensor out = empty(t.dtype(), MemoryCategory.ACTIVATIONS, t.shape());
         copy(t, out);
         return out;
@@ -378,7 +381,7 @@ public final class CudaBackend implements Backend {
         hostIndex(idx, dst.size(0), "indexAdd");
         int[] ds = dst.shape();
         long[] dst0 = dst.strides();
-        Tensor di = onDevice(idx), dsrc = onDevice(src);
+        Tensor du = onDevice(idx), di = contiguous(du), dsrc = onDevice(src); // the kernel reads idx[i] directly
         Tensor sc = dsrc.dtype() == dst.dtype() ? dsrc : dsrc.to(dst.dtype());
         try {
             long rowElems = src.numel() / Math.max(1, src.size(0));
@@ -388,38 +391,31 @@ public final class CudaBackend implements Backend {
         } finally {
             if (sc != dsrc) sc.close();
             if (dsrc != src) dsrc.close();
-            if (di != idx) di.close();
+            if (di != du) di.close();
+            if (du != idx) du.close();
         }
     }
 
     // index values on the host, checked against [0, bound) (a device index is downloaded once)
     int[] hostIndex(Tensor idx, int bound, String what) {
-        if (idx.dtype() != DType.I32) throw new IllegalArgumentException(what + " needs an I32 index tensor, got " + idx.dtype());
-        int[] v;
-        if (idx.device() == Device.CPU) {
-            v = idx.toIntArray();
-        } else {
-            try (Tensor h = toCpu(idx)) {
-                v = h.toIntArray();
-            }
-        }
+        int[] v = hostInts(idx, what);
         for (int i : v) if (i < 0 || i >= bound) throw new IndexOutOfBoundsException(what + ": index " + i + " out of range [0, " + bound + ")");
         return v;
     }
 
     // like hostIndex, but negative values are allowed (they mark ignored rows)
     int[] hostIndexAllowingNegative(Tensor idx, int bound, String what) {
-        if (idx.dtype() != DType.I32) throw new IllegalArgumentException(what + " needs an I32 index tensor, got " + idx.dtype());
-        int[] v;
-        if (idx.device() == Device.CPU) {
-            v = idx.toIntArray();
-        } else {
-            try (Tensor h = toCpu(idx)) {
-                v = h.toIntArray();
-            }
-        }
+        int[] v = hostInts(idx, what);
         for (int i : v) if (i >= bound) throw new IndexOutOfBoundsException(what + ": index " + i + " out of range [0, " + bound + ")");
         return v;
+    }
+
+    private int[] hostInts(Tensor idx, String what) {
+        if (idx.dtype() != DType.I32) throw new IllegalArgumentException(what + " needs an I32 index tensor, got " + idx.dtype());
+        if (idx.device() == Device.CPU) return idx.toIntArray();
+        try (Tensor h = toCpu(idx)) {
+            return h.toIntArray();
+        }
     }
 
     private static long after(int[] shape, int dim) {

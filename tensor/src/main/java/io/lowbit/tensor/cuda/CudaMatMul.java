@@ -79,7 +79,7 @@ final class CudaMatMul {
             long[] as = Arrays.copyOf(ae.strides(), nb), bs = Arrays.copyOf(be2.strides(), nb);
             long sa = uniformBatchStride(batch, as), sb = uniformBatchStride(batch, bs);
             be.ctx.bind();
-            if (m == 0 || n == 0) {
+            if (out.numel() == 0) {
                 // nothing to compute
             } else if (k == 0) {
                 be.fill(out, 0);

@@ -58,7 +58,7 @@ public final class CudaOps {
         if (x.dim() != 2 || x.size(1) % 2 != 0 || positions.dtype() != DType.I32 || positions.dim() != 1 || positions.size(0) != x.size(0))
             throw new IllegalArgumentException("rope: input " + Arrays.toString(x.shape()) + " (needs [rows, even d]) with positions "
                     + positions.dtype() + Arrays.toString(positions.shape()) + " (needs I32 [rows])");
-        Tensor xc = be.contiguous(be.onDevice(x)), pc = be.onDevice(positions);
+        Tensor xc = be.contiguous(be.onDevice(x)), pc = be.contiguous(be.onDevice(positions));
         try {
             Tensor y = be.empty(x.dtype(), MemoryCategory.ACTIVATIONS, x.shape());
             be.kernels.launch(x.dtype(), "rope", (long) x.size(0) * (x.size(1) / 2), CudaBackend.ptr(xc, "rope"), CudaBackend.ptr(pc, "rope"),

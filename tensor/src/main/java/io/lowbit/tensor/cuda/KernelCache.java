@@ -52,7 +52,7 @@ final class KernelCache {
     }
 
     private CUmodule compile(String type) {
-        String arch = "--gpu-architecture=compute_" + ctx.ccMajor + ctx.ccMinor;
+        String arch = "--gpu-architecture=compute_" + architecture();
         nvrtcProgram prog = new nvrtcProgram();
         JNvrtc.nvrtcCreateProgram(prog, KernelSource.module(type), "lowbit_" + type + ".cu", 0, null, null);
         try {
@@ -71,6 +71,20 @@ final class KernelCache {
         } finally {
             JNvrtc.nvrtcDestroyProgram(prog);
         }
+    }
+
+    // the device's compute capability, or the newest one this NVRTC knows when the device is newer (PTX JITs forward)
+    private int architecture() {
+        int want = ctx.ccMajor * 10 + ctx.ccMinor;
+        int[] count = {0};
+        JNvrtc.nvrtcGetNumSupportedArchs(count);
+        int[] archs = new int[count[0]];
+        JNvrtc.nvrtcGetSupportedArchs(archs);
+        int best = -1;
+        for (int a : archs) if (a <= want && a > best) best = a;
+        if (best < 0) throw new IllegalStateException("NVRTC supports none of the architectures up to sm_" + want + " (it knows "
+                + java.util.Arrays.toString(archs) + ")");
+        return best;
     }
 
     /** Launches {@code name} with one thread per element of {@code n} (nothing when n = 0). */
