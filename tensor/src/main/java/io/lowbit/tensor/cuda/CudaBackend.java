@@ -196,27 +196,12 @@ public final class CudaBackend implements Backend {
             return out;
         }
         dim = Shape.axis(dim, r);
-        int[] s = x.shape();
-        long[] st = x.strides();
-        int len = s[dim];
+        int len = x.size(dim);
         if (len == 0 && (op == ReduceOp.MAX || op == ReduceOp.MIN || op == ReduceOp.ARGMAX))
-            throw new IllegalArgumentException(op + " over an empty dimension of shape " + Arrays.toString(s));
-        int[] keptShape = new int[r - 1];
-        long[] keptStride = new long[r - 1];
-        int[] outShape = new int[keepdim ? r : r - 1];
-        for (int i = 0, j = 0, o = 0; i < r; i++) {
-            if (i == dim) {
-                if (keepdim) outShape[o++] = 1;
-                continue;
-            }
-            keptShape[j] = s[i];
-            keptStride[j++] = st[i];
-            outShape[o++] = s[i];
-        }
-        Tensor out = empty(outType, MemoryCategory.ACTIVATIONS, outShape);
-        kernels.launchRows(x.dtype(), "reduce", out.numel(), op.ordinal(), ptr(x, "reduce"),
-                Layout.of(keptShape, keptStride, x.offset()), Layout.of(new int[] {len}, new long[] {st[dim]}, 0),
-                (long) len, ptr(out, "reduce"));
+            throw new IllegalArgumentException(op + " over an empty dimension of shape " + Arrays.toString(x.shape()));
+        KernelPlans.Reduce p = KernelPlans.reduce(x, dim, keepdim);
+        Tensor out = empty(outType, MemoryCategory.ACTIVATIONS, p.outShape());
+        kernels.launchRows(x.dtype(), "reduce", out.numel(), op.ordinal(), ptr(x, "reduce"), p.kept(), p.reduced(), p.len(), ptr(out, "reduce"));
         return out;
     }
 
@@ -225,53 +210,19 @@ public final class CudaBackend implements Backend {
         computeDType("sumTo", x);
         int[] s = x.shape();
         if (Arrays.equals(s, target)) return x.copy();
-        int[] b = Shape.broadcast(target, s);
-        if (!Arrays.equals(b, s)) throw new IllegalArgumentException("cannot sum " + Arrays.toString(s) + " to " + Arrays.toString(target));
-        long[] st = x.strides();
-        int lead = s.length - target.length;
-        long[] keptStride = new long[target.length];
-        int[] keptShape = target.clone();
-        int[] redShape = new int[s.length];
-        long[] redStride = new long[s.length];
-        int nr = 0;
-        long len = 1;
-        for (int d = 0; d < s.length; d++) {
-            boolean reduced = d < lead || (target[d - lead] == 1 && s[d] != 1);
-            if (reduced) {
-                redShape[nr] = s[d];
-                redStride[nr++] = st[d];
-                len *= s[d];
-            } else {
-                keptStride[d - lead] = st[d];
-            }
-        }
+        KernelPlans.Reduce p = KernelPlans.sumTo(x, target);
         Tensor out = empty(x.dtype(), MemoryCategory.ACTIVATIONS, target);
-        kernels.launchRows(x.dtype(), "reduce", out.numel(), ReduceOp.SUM.ordinal(), ptr(x, "sumTo"),
-                Layout.of(keptShape, keptStride, x.offset()), Layout.of(Arrays.copyOf(redShape, nr), Arrays.copyOf(redStride, nr), 0),
-                len, ptr(out, "sumTo"));
+        kernels.launchRows(x.dtype(), "reduce", out.numel(), ReduceOp.SUM.ordinal(), ptr(x, "sumTo"), p.kept(), p.reduced(), p.len(), ptr(out, "sumTo"));
         return out;
     }
 
     @Override
     public Tensor softmax(Tensor x, int dim, boolean log) {
         computeDType(log ? "logSoftmax" : "softmax", x);
-        int r = x.dim();
-        dim = Shape.axis(dim, r);
-        int[] s = x.shape();
-        Tensor out = empty(x.dtype(), MemoryCategory.ACTIVATIONS, s);
-        int len = s[dim];
-        if (len == 0) return out;
-        long[] xs = x.strides(), os = out.strides();
-        int[] kept = new int[r - 1];
-        long[] kx = new long[r - 1], ko = new long[r - 1];
-        for (int i = 0, j = 0; i < r; i++) {
-            if (i == dim) continue;
-            kept[j] = s[i];
-            kx[j] = xs[i];
-            ko[j++] = os[i];
-        }
-        kernels.launchRows(x.dtype(), "softmax", out.numel() / len, ptr(x, "softmax"), Layout.of(kept, kx, x.offset()), xs[dim],
-                ptr(out, "softmax"), Layout.of(kept, ko, 0), os[dim], (long) len, log ? 1 : 0);
+        KernelPlans.Softmax p = KernelPlans.softmax(x, dim, Shape.contiguousStrides(x.shape())); // checks dim before allocating
+        Tensor out = empty(x.dtype(), MemoryCategory.ACTIVATIONS, x.shape());
+        kernels.launchRows(x.dtype(), "softmax", p.rows(), ptr(x, "softmax"), p.keptX(), p.xStride(), ptr(out, "softmax"), p.keptOut(),
+                p.outStride(), p.len(), log ? 1 : 0);
         return out;
     }
 
@@ -338,8 +289,9 @@ public final class CudaBackend implements Backend {
         Tensor di = onDevice(idx);
         try {
             Tensor out = empty(x.dtype(), MemoryCategory.ACTIVATIONS, is);
-            kernels.launch(x.dtype(), "gather", out.numel(), ptr(x, "gather"), Layout.of(is, x.strides(), x.offset()),
-                    ptr(di, "gather"), Layout.of(di), (long) is[dim], after(is, dim), x.stride(dim), ptr(out, "gather"), out.numel());
+            KernelPlans.Gather p = KernelPlans.gather(is, x.strides(), x.offset(), dim);
+            kernels.launch(x.dtype(), "gather", out.numel(), ptr(x, "gather"), p.atIndex(), ptr(di, "gather"), Layout.of(di),
+                    p.dimSize(), p.after(), p.dimStride(), ptr(out, "gather"), out.numel());
             return out;
         } finally {
             if (di != idx) di.close();
@@ -360,9 +312,9 @@ public final class CudaBackend implements Backend {
         Tensor di = onDevice(idx), ds = onDevice(src);
         Tensor dsc = ds.dtype() == x.dtype() ? ds : ds.to(x.dtype());
         try {
-            kernels.launch(x.dtype(), "scatter_add", idx.numel(), ptr(out, "scatterAdd"), Layout.of(is, out.strides(), 0),
-                    ptr(di, "scatterAdd"), Layout.of(di), ptr(dsc, "scatterAdd"), Layout.of(dsc), (long) is[dim], after(is, dim),
-                    out.stride(dim), idx.numel());
+            KernelPlans.Gather p = KernelPlans.gather(is, out.strides(), 0, dim);
+            kernels.launch(x.dtype(), "scatter_add", idx.numel(), ptr(out, "scatterAdd"), p.atIndex(), ptr(di, "scatterAdd"), Layout.of(di),
+                    ptr(dsc, "scatterAdd"), Layout.of(dsc), p.dimSize(), p.after(), p.dimStride(), idx.numel());
             return out;
         } finally {
             if (dsc != ds) dsc.close();
@@ -379,15 +331,12 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("indexAdd: dst " + Arrays.toString(dst.shape()) + ", index " + Arrays.toString(idx.shape())
                     + ", src " + Arrays.toString(src.shape()));
         hostIndex(idx, dst.size(0), "indexAdd");
-        int[] ds = dst.shape();
-        long[] dst0 = dst.strides();
         Tensor du = onDevice(idx), di = contiguous(du), dsrc = onDevice(src); // the kernel reads idx[i] directly
         Tensor sc = dsrc.dtype() == dst.dtype() ? dsrc : dsrc.to(dst.dtype());
         try {
-            long rowElems = src.numel() / Math.max(1, src.size(0));
-            kernels.launch(dst.dtype(), "index_add", src.numel(), ptr(dst, "indexAdd"),
-                    Layout.of(Arrays.copyOfRange(ds, 1, ds.length), Arrays.copyOfRange(dst0, 1, dst0.length), dst.offset()), dst0[0],
-                    ptr(di, "indexAdd"), ptr(sc, "indexAdd"), Layout.of(sc), rowElems, src.numel());
+            KernelPlans.IndexAdd p = KernelPlans.indexAdd(dst, src.size(0), src.numel());
+            kernels.launch(dst.dtype(), "index_add", src.numel(), ptr(dst, "indexAdd"), p.row(), p.dimStride0(),
+                    ptr(di, "indexAdd"), ptr(sc, "indexAdd"), Layout.of(sc), p.rowElems(), src.numel());
         } finally {
             if (sc != dsrc) sc.close();
             if (dsrc != src) dsrc.close();
@@ -416,12 +365,6 @@ public final class CudaBackend implements Backend {
         try (Tensor h = toCpu(idx)) {
             return h.toIntArray();
         }
-    }
-
-    private static long after(int[] shape, int dim) {
-        long a = 1;
-        for (int i = dim + 1; i < shape.length; i++) a *= shape[i];
-        return a;
     }
 
     static void sameShape(String what, Tensor a, Tensor b) {
