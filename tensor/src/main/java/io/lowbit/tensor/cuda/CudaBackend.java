@@ -71,7 +71,12 @@ public final class CudaBackend implements Backend {
         Tensor c = cpu.contiguous();
         try {
             Tensor out = empty(cpu.dtype(), category, cpu.shape());
-            Transfers.upload(c.segment(), c.byteOffset(), ptr(out, "toDevice"), 0, cpu.numel() * cpu.dtype().bytes);
+            try {
+                Transfers.upload(c.segment(), c.byteOffset(), ptr(out, "toDevice"), 0, cpu.numel() * cpu.dtype().bytes);
+            } catch (RuntimeException e) {
+                out.close();
+                throw e;
+            }
             return out;
         } finally {
             if (c != cpu) c.close();
@@ -83,8 +88,13 @@ public final class CudaBackend implements Backend {
         Tensor c = contiguous(dev);
         try {
             Tensor out = Tensor.empty(dev.dtype(), dev.category(), dev.shape());
-            ctx.bind();
-            Transfers.download(ptr(c, "toCpu"), c.byteOffset(), out.segment(), 0, dev.numel() * dev.dtype().bytes);
+            try {
+                ctx.bind();
+                Transfers.download(ptr(c, "toCpu"), c.byteOffset(), out.segment(), 0, dev.numel() * dev.dtype().bytes);
+            } catch (RuntimeException e) {
+                out.close();
+                throw e;
+            }
             return out;
         } finally {
             if (c != dev) c.close();

@@ -26,6 +26,7 @@ final class KernelCache {
     private final CudaContext ctx;
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, java.util.List<KernelSignatures.Kind>> signatures = KernelSignatures.parse(KernelSource.module("float"));
 
     KernelCache(CudaContext ctx) {
         this.ctx = ctx;
@@ -102,6 +103,7 @@ final class KernelCache {
 
     private void run(DType t, String name, long blocks, Object... args) {
         if (blocks > Integer.MAX_VALUE) throw new IllegalArgumentException(name + ": " + blocks + " blocks exceed the grid limit");
+        KernelSignatures.check(signatures, name, args);
         ctx.bind();
         CUfunction f = function(t, name);
         List<NativePointerObject> ps = new ArrayList<>(args.length);
