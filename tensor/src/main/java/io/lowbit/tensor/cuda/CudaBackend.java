@@ -62,7 +62,9 @@ public final class CudaBackend implements Backend {
     static Pointer ptr(Tensor t, String what) {
         if (t.device() != Device.CUDA)
             throw new IllegalArgumentException(what + ": tensor " + t + " is on " + t.device() + ", expected CUDA; move it with Devices.to(t, Device.CUDA)");
-        return ((CudaAllocator.Block) t.storage().deviceMemory()).pointer;
+        if (!(t.storage().deviceMemory() instanceof CudaAllocator.Block b))
+            throw new IllegalArgumentException(what + ": CUDA tensor " + t + " holds no memory from the CUDA allocator");
+        return b.pointer;
     }
 
     /** A contiguous device copy of host tensor {@code cpu} in {@code category}. */
