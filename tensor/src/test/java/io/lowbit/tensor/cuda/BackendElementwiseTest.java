@@ -45,7 +45,7 @@ class BackendElementwiseTest {
             boolean positive = op == UnaryOp.LOG || op == UnaryOp.SQRT || op == UnaryOp.RSQRT || op == UnaryOp.POW_SCALAR;
             double c = op == UnaryOp.POW_SCALAR ? 1.7 : 0.25;
             for (DType t : new DType[] {DType.F32, DType.F64}) {
-                try (var scope = MemoryScope.open()) {
+                try (var _ = MemoryScope.open()) {
                     double[] v = uniform(r, 7 * 33, positive ? 0.05 : -3, 3);
                     if (op == UnaryOp.ROUND) for (int i = 0; i < v.length; i += 3) v[i] = Math.floor(v[i]) + 0.5; // ties go to even
                     Tensor x0 = f32(v, shape);
@@ -73,7 +73,7 @@ class BackendElementwiseTest {
         int[][][] pairs = {{{7, 1, 33}, {5, 1}}, {{31}, {65, 31}}, {{1}, {1}}, {{3, 1, 1}, {1, 63}}, {{129}, {129}}};
         for (int[][] p : pairs) {
             for (BinaryOp op : BinaryOp.values()) {
-                try (var scope = MemoryScope.open()) {
+                try (var _ = MemoryScope.open()) {
                     int[] sa = p[0], sb = p[1];
                     int[] s = io.lowbit.tensor.Shape.broadcast(sa, sb);
                     double[] va = uniform(r, (int) io.lowbit.tensor.Shape.numel(sa), -2, 2);
@@ -95,7 +95,7 @@ class BackendElementwiseTest {
     @MethodSource("backends")
     void maxMinPropagateNaN(String backend) {
         Device d = device(backend);
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor a = on(Tensor.of(new float[] {1, Float.NaN, 3}, 3), d), b = on(Tensor.of(new float[] {Float.NaN, 2, 1}, 3), d);
             assertClose(new double[] {Double.NaN, Double.NaN, 3}, new int[] {3}, a.maximum(b), 0, 0, "maximum with NaN on " + backend);
             assertClose(new double[] {Double.NaN, Double.NaN, 1}, new int[] {3}, a.minimum(b), 0, 0, "minimum with NaN on " + backend);
@@ -108,7 +108,7 @@ class BackendElementwiseTest {
     void fillAxpyScaleAndCopyIntoViews(String backend) {
         Device d = device(backend);
         Random r = new Random(3);
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             double[] vx = uniform(r, 31 * 7, -1, 1), vy = uniform(r, 31 * 7, -1, 1);
             Tensor x = on(f32(vx, 31, 7), d), y = on(f32(vy, 31, 7), d);
             y.addInPlace(x, 0.5);
@@ -149,7 +149,7 @@ class BackendElementwiseTest {
         float[] v = new float[special.length + 129];
         System.arraycopy(special, 0, v, 0, special.length);
         for (int i = special.length; i < v.length; i++) v[i] = (float) ((r.nextDouble() - 0.5) * Math.pow(2, r.nextInt(40) - 20));
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor x = Tensor.of(v, v.length);
             Tensor xd = on(x, d);
             for (DType to : DType.values()) {

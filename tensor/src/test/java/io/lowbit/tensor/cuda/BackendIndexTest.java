@@ -41,7 +41,7 @@ class BackendIndexTest {
         int[] s = {7, 31, 5};
         double[] v = uniform(r, 7 * 31 * 5, -1, 1);
         int[] ids = {30, 0, 7, 7, 12, 29, 1};
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor x = on(f32(v, s), d);
             Tensor idxHost = Tensor.of(ids, ids.length);
             for (Tensor idx : new Tensor[] {idxHost, on(idxHost, d)}) {
@@ -72,7 +72,7 @@ class BackendIndexTest {
         int[] idx = new int[rows * 3];
         for (int i = 0; i < idx.length; i++) idx[i] = r.nextInt(cols);
         double[] src = uniform(r, rows * 3, -1, 1);
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor x = on(f32(v, rows, cols), d);
             Tensor ix = on(Tensor.of(idx, rows, 3), d);
             Tensor sv = on(f32(src, rows, 3), d);
@@ -101,7 +101,7 @@ class BackendIndexTest {
         double[] src = uniform(r, ids.length * 9, -1, 1);
         double[] base = uniform(r, 7 * 9, -1, 1);
         for (DType t : new DType[] {DType.F32, DType.F64}) {
-            try (var scope = MemoryScope.open()) {
+            try (var _ = MemoryScope.open()) {
                 Tensor dst0 = f32(base.clone(), 7, 9);
                 Tensor dst = on(t == DType.F32 ? dst0 : dst0.to(t), d);
                 Tensor s0 = f32(src.clone(), ids.length, 9);

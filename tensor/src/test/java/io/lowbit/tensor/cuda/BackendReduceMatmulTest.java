@@ -70,7 +70,7 @@ class BackendReduceMatmulTest {
         double[] v = uniform(r, 7 * 33 * 5, -4, 4);
         v[40] = v[41]; // a tie: argmax takes the first
         for (DType t : new DType[] {DType.F32, DType.F64}) {
-            try (var scope = MemoryScope.open()) {
+            try (var _ = MemoryScope.open()) {
                 Tensor x0 = f32(v, s);
                 Tensor x = on(t == DType.F32 ? x0 : x0.to(DType.F64), d);
                 for (ReduceOp op : ReduceOp.values())
@@ -90,7 +90,7 @@ class BackendReduceMatmulTest {
                         "sum of a permuted view " + t + " on " + backend);
             }
         }
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             // one long row: the whole-tensor sum and a NaN that MAX and ARGMAX must report
             double[] big = uniform(r, 129 * 65, -1, 1);
             Tensor b = on(f32(big, 129 * 65), d);
@@ -112,7 +112,7 @@ class BackendReduceMatmulTest {
         int[] s = {7, 5, 33};
         double[] v = uniform(r, 7 * 5 * 33, -1, 1);
         int[][] targets = {{5, 1}, {33}, {1, 1, 33}, {7, 5, 33}, {7, 1, 1}, {}};
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor x = on(f32(v, s), d);
             for (int[] t : targets) {
                 double[] want = new double[(int) Shape.numel(t)];
@@ -132,7 +132,7 @@ class BackendReduceMatmulTest {
         int[] s = {7, 33, 5};
         double[] v = uniform(r, 7 * 33 * 5, -5, 5);
         for (int j = 0; j < 5; j++) v[j] = 1000 + j; // large values: must be max-subtracted
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor x = on(f32(v, s), d);
             for (int dim = 0; dim < 3; dim++) {
                 long inner = 1, outer = 1;
@@ -185,7 +185,7 @@ class BackendReduceMatmulTest {
                 {{2, 1, 7, 9}, {3, 9, 4}}, {{63, 127}, {127, 1}}, {{4, 1, 129}, {129, 33}}};
         for (DType t : new DType[] {DType.F32, DType.F64}) {
             for (int[][] c : cases) {
-                try (var scope = MemoryScope.open()) {
+                try (var _ = MemoryScope.open()) {
                     int[] sa = c[0], sb = c[1];
                     double[] va = uniform(r, (int) Shape.numel(sa), -1, 1), vb = uniform(r, (int) Shape.numel(sb), -1, 1);
                     Tensor a0 = f32(va, sa), b0 = f32(vb, sb);
@@ -205,7 +205,7 @@ class BackendReduceMatmulTest {
                 }
             }
         }
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             // 1-D operands: vector·matrix, matrix·vector, vector·vector
             double[] vm = uniform(r, 7 * 5, -1, 1), vv = uniform(r, 7, -1, 1), vw = uniform(r, 5, -1, 1);
             Tensor m = on(f32(vm, 7, 5), d), v = on(f32(vv, 7), d), w = on(f32(vw, 5), d);

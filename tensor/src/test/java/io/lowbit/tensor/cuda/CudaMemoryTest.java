@@ -57,7 +57,7 @@ class CudaMemoryTest {
     @Test
     void roundTripsOnBothTransferPaths() {
         for (long n : new long[] {1, 7, 1025, (Transfers.STAGED_FROM / 4) + 33, 3 * Transfers.STAGE / 4 + 5}) {
-            try (var scope = MemoryScope.open()) {
+            try (var _ = MemoryScope.open()) {
                 Tensor x = Tensor.empty(DType.F32, (int) n);
                 for (long i = 0; i < n; i++) x.setDouble(i, (i * 2654435761L % 1000003) / 7.0);
                 Tensor d = Devices.to(x, Device.CUDA);

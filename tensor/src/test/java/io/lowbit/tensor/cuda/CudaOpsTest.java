@@ -49,7 +49,7 @@ class CudaOpsTest {
         for (int n : new int[] {1, 7, 33, 257, 1025}) {
             int rows = 5;
             double[] x = uniform(r, rows * n, -2, 2), w = uniform(r, n, 0.5, 1.5);
-            try (var scope = MemoryScope.open(); var out = ops.rmsNorm(on(f32(x, rows, n), Device.CUDA), on(f32(w, n), Device.CUDA), 1e-6)) {
+            try (var _ = MemoryScope.open(); var out = ops.rmsNorm(on(f32(x, rows, n), Device.CUDA), on(f32(w, n), Device.CUDA), 1e-6)) {
                 double[] y = new double[rows * n], rstd = new double[rows];
                 for (int i = 0; i < rows; i++) {
                     double ss = 0;
@@ -69,7 +69,7 @@ class CudaOpsTest {
         int rows = 9, d = 64;
         double[] x = uniform(r, rows * d, -1, 1);
         int[] pos = {0, 1, 2, 7, 100, 511, 2047, 4095, 3};
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor xd = on(f32(x, rows, d), Device.CUDA), p = Tensor.of(pos, rows);
             double[] want = new double[rows * d];
             for (int i = 0; i < rows; i++)
@@ -91,7 +91,7 @@ class CudaOpsTest {
         int rows = 7, v = 1000;
         double[] z = uniform(r, rows * v, -6, 6);
         int[] t = {3, 999, 0, -100, 500, 1, 998};
-        try (var scope = MemoryScope.open();
+        try (var _ = MemoryScope.open();
              var ce = ops.crossEntropy(on(f32(z, rows, v), Device.CUDA), Tensor.of(t, rows), true, 1.0 / 6)) {
             double[] loss = new double[rows], grad = new double[rows * v];
             for (int i = 0; i < rows; i++) {
@@ -116,7 +116,7 @@ class CudaOpsTest {
         byte[] packed = new byte[(n + 1) / 2];
         for (int i = 0; i < n; i++) packed[i / 2] |= (byte) (i % 2 == 0 ? q[i] << 4 : q[i]);
         float[] absmax = {0.5f, 0f, 2.25f, 1e-3f};
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor codes = Tensor.empty(DType.U8, packed.length);
             for (int i = 0; i < packed.length; i++) codes.setDouble(i, packed[i] & 0xff);
             Tensor w = ops.nf4Dequant(codes, Tensor.of(absmax, 4), 64, DType.F32, n);
@@ -139,7 +139,7 @@ class CudaOpsTest {
                     if (((q[i] >> b) & 1) != 0) packed[(i * bits + b) / 8] |= (byte) (1 << ((i * bits + b) % 8));
             int groups = (n + group - 1) / group;
             double[] sc = uniform(r, groups, 0.01, 0.1), zp = uniform(r, groups, 0, (1 << bits) - 1);
-            try (var scope = MemoryScope.open()) {
+            try (var _ = MemoryScope.open()) {
                 Tensor p = Tensor.empty(DType.U8, packed.length);
                 for (int i = 0; i < packed.length; i++) p.setDouble(i, packed[i] & 0xff);
                 Tensor w = ops.intDequant(p, bits, f32(sc, groups), f32(zp, groups), group, DType.F32, n);
@@ -157,7 +157,7 @@ class CudaOpsTest {
         double[] x = uniform(r, n, -1.2, 1.2);
         double[] s = uniform(r, groups, 0.05, 0.15), z = new double[groups];
         for (int g = 0; g < groups; g++) z[g] = 8;
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor sx = f32(s, groups), zx = f32(z, groups);
             var fq = ops.fakeQuant(on(f32(x, n), Device.CUDA), sx, zx, group, 0, 15);
             double[] y = new double[n], mask = new double[n], dy = uniform(r, n, -1, 1), dx = new double[n];
@@ -181,7 +181,7 @@ class CudaOpsTest {
         int m = 33, k = 129, n = 17;
         double[] a = uniform(r, m * k, -1, 1), b = uniform(r, k * n, -1, 1);
         for (DType t : new DType[] {DType.BF16, DType.F16}) {
-            try (var scope = MemoryScope.open()) {
+            try (var _ = MemoryScope.open()) {
                 Tensor ah = f32(a.clone(), m, k).to(t), bh = f32(b.clone(), k, n).to(t);
                 double[] ar = ah.toDoubleArray(), br = bh.toDoubleArray(); // the rounded inputs
                 double[] want = new double[m * n];

@@ -35,7 +35,7 @@ class DevicesTest {
         assertEquals(1, log.size(), "one line: " + log);
         assertTrue(log.get(0).startsWith("lowbit: device cpu (requested with --device cpu; cpu backend, "), log.get(0));
         assertSame(CpuBackend.INSTANCE, Backend.of(Device.CPU));
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor a = Tensor.of(new float[] {1, 2, 3}, 3);
             assertArrayEquals(new float[] {2, 4, 6}, a.backend().binary(io.lowbit.tensor.BinaryOp.ADD, a, a).toFloatArray());
         }

@@ -45,7 +45,7 @@ class KernelPlansTest {
 
     @Test
     void reducePlansReadWhatTheCpuReduces() {
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor base = Tensor.uniform(DType.F64, new Rng(1), -1, 1, 7, 33, 5);
             double[] st = storage(base);
             for (Tensor v : views(base))
@@ -67,7 +67,7 @@ class KernelPlansTest {
 
     @Test
     void sumToPlansReadWhatTheCpuSums() {
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor base = Tensor.uniform(DType.F64, new Rng(2), -1, 1, 7, 33, 5);
             double[] st = storage(base);
             for (Tensor v : views(base)) {
@@ -93,7 +93,7 @@ class KernelPlansTest {
 
     @Test
     void softmaxPlansVisitEveryRow() {
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor base = Tensor.uniform(DType.F64, new Rng(3), -3, 3, 7, 33, 5);
             double[] st = storage(base);
             for (Tensor v : views(base))
@@ -116,7 +116,7 @@ class KernelPlansTest {
 
     @Test
     void gatherAndScatterPlansMoveTheRightElements() {
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor base = Tensor.uniform(DType.F64, new Rng(4), -1, 1, 7, 33, 5);
             double[] st = storage(base);
             Rng rng = new Rng(5);
@@ -154,7 +154,7 @@ class KernelPlansTest {
 
     @Test
     void indexAddPlanWritesIntoAStridedDestination() {
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor base = Tensor.zeros(DType.F64, 9, 7, 4);
             Tensor dst = base.permute(1, 0, 2).narrow(1, 2, 5); // [7, 5, 4] view with an offset
             int[] ids = {6, 0, 6, 3};

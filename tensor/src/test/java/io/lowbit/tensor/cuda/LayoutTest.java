@@ -25,7 +25,7 @@ class LayoutTest {
 
     @Test
     void layoutIndexesLikeTheTensor() {
-        try (var scope = MemoryScope.open()) {
+        try (var _ = MemoryScope.open()) {
             Tensor base = Tensor.arange(7 * 5 * 3).reshape(7, 5, 3);
             Tensor[] views = {base, base.transpose(0, 2), base.narrow(1, 1, 3), base.select(1, 4), base.permute(2, 0, 1).narrow(2, 2, 3),
                     base.narrow(0, 6, 1).expand(4, 5, 3), base.unsqueeze(1), Tensor.scalar(io.lowbit.tensor.DType.F32, 2)};
