@@ -37,6 +37,9 @@ final class KernelSource {
 
             __device__ long long tid() { return (long long) blockIdx.x * blockDim.x + threadIdx.x; }
 
+            // NaN test that needs no math header (NVRTC, nvcc and host compilers agree on it without fast-math)
+            __device__ bool is_nan(double v) { return v != v; }
+
             // bf16: the top 16 bits of a float, rounded to nearest even; NaN stays a quiet NaN
             __device__ unsigned short f32_to_bf16(float f) {
                 unsigned int b = __float_as_uint(f);
@@ -90,7 +93,7 @@ final class KernelSource {
 
             // integers round half to even and saturate; NaN becomes 0 (as Java's casts do)
             __device__ double saturate(double v, double lo, double hi) {
-                if (isnan(v)) return 0.0;
+                if (is_nan(v)) return 0.0;
                 v = rint(v);
                 return v < lo ? lo : (v > hi ? hi : v);
             }
@@ -108,8 +111,8 @@ final class KernelSource {
             }
 
             // max/min that return NaN when either side is NaN (as the CPU reductions do)
-            __device__ double nan_max(double a, double b) { return (isnan(a) || isnan(b)) ? a + b : fmax(a, b); }
-            __device__ double nan_min(double a, double b) { return (isnan(a) || isnan(b)) ? a + b : fmin(a, b); }
+            __device__ double nan_max(double a, double b) { return (is_nan(a) || is_nan(b)) ? a + b : fmax(a, b); }
+            __device__ double nan_min(double a, double b) { return (is_nan(a) || is_nan(b)) ? a + b : fmin(a, b); }
 
             // tree reductions over one block of BLOCK threads; every thread gets the result
             __device__ double block_sum(double v, double* sh) {
@@ -170,8 +173,8 @@ final class KernelSource {
                     case 14: return x + c;
                     case 15: return x * c;
                     case 16: return pow(x, c);
-                    case 17: return isnan(x) ? x : fmax(x, c);
-                    default: return isnan(x) ? x : fmin(x, c);
+                    case 17: return is_nan(x) ? x : fmax(x, c);
+                    default: return is_nan(x) ? x : fmin(x, c);
                 }
             }
 
@@ -236,7 +239,7 @@ final class KernelSource {
                     long long best = 0;
                     for (long long r = threadIdx.x; r < len; r += BLOCK) {
                         double v = (double) x[base + at(R, r)];
-                        if (v > m || (isnan(v) && !isnan(m))) { m = v; best = r; }
+                        if (v > m || (is_nan(v) && !is_nan(m))) { m = v; best = r; }
                     }
                     sh[threadIdx.x] = m;
                     shi[threadIdx.x] = best;
@@ -245,8 +248,8 @@ final class KernelSource {
                         if ((int) threadIdx.x < s) {
                             double a = sh[threadIdx.x], b = sh[threadIdx.x + s];
                             long long ia = shi[threadIdx.x], ib = shi[threadIdx.x + s];
-                            bool takeB = (isnan(b) && !isnan(a)) || (isnan(a) == isnan(b) && (b > a || (b == a && ib < ia)))
-                                         || (isnan(a) && isnan(b) && ib < ia);
+                            bool takeB = (is_nan(b) && !is_nan(a)) || (is_nan(a) == is_nan(b) && (b > a || (b == a && ib < ia)))
+                                         || (is_nan(a) && is_nan(b) && ib < ia);
                             if (takeB) { sh[threadIdx.x] = b; shi[threadIdx.x] = ib; }
                         }
                         __syncthreads();
