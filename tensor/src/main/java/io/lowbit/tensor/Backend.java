@@ -1,6 +1,7 @@
 package io.lowbit.tensor;
 
 import io.lowbit.tensor.cpu.CpuBackend;
+import io.lowbit.tensor.cuda.CudaBackend;
 
 /**
  * The seam between tensor ops and the hardware that runs them. {@link Tensor}'s methods validate shapes
@@ -11,7 +12,13 @@ public interface Backend {
     /** The backend for a device (CPU always exists; CUDA only after a successful probe). */
     static Backend of(Device d) {
         if (d == Device.CPU) return CpuBackend.INSTANCE;
+        if (d == Device.CUDA) return CudaBackend.instance(); // throws with the probe's reason when absent
         throw new IllegalStateException("no backend for device " + d + " on this machine");
+    }
+
+    /** A new uninitialized contiguous tensor in this backend's memory (what copy() and to() allocate). */
+    default Tensor empty(DType dtype, MemoryCategory category, int... shape) {
+        return Tensor.empty(dtype, category, shape);
     }
 
     /** Short name for logs ("cpu", "cuda:0"). */

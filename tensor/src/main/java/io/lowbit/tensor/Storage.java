@@ -13,12 +13,14 @@ public final class Storage implements AutoCloseable {
     private volatile MemoryCategory category;
     private volatile boolean closed;
     private final Device device;
+    private final DeviceMemory deviceMemory; // non-null only for accelerator memory
 
     Storage(Allocator.Block block, MemoryCategory category) {
         this.block = block;
         this.segment = block.segment();
         this.category = category;
         this.device = Device.CPU;
+        this.deviceMemory = null;
     }
 
     /** Wraps bytes owned elsewhere (a memory-mapped file, a device buffer's host mirror); close is a no-op. */
@@ -27,16 +29,35 @@ public final class Storage implements AutoCloseable {
         this.segment = segment;
         this.category = category;
         this.device = device;
+        this.deviceMemory = null;
+    }
+
+    /** Holds accelerator memory; {@link #close()} hands it back to its allocator, {@link #segment()} refuses. */
+    public Storage(DeviceMemory memory, MemoryCategory category, Device device) {
+        if (device == Device.CPU) throw new IllegalArgumentException("device memory cannot live on the CPU");
+        this.block = null;
+        this.segment = null;
+        this.deviceMemory = memory;
+        this.category = category;
+        this.device = device;
+    }
+
+    /** The accelerator block, or null for host storage. */
+    public DeviceMemory deviceMemory() {
+        if (closed) throw new IllegalStateException("tensor storage used after close");
+        return deviceMemory;
     }
 
     /** The bytes (its size is the requested size, not the block's). */
     public MemorySegment segment() {
         if (closed) throw new IllegalStateException("tensor storage used after close");
+        if (deviceMemory != null)
+            throw new IllegalStateException("tensor storage lives on " + device + ", not in host memory; copy it to the CPU first (Devices.to(t, Device.CPU))");
         return segment;
     }
 
     public long byteSize() {
-        return segment.byteSize();
+        return deviceMemory != null ? deviceMemory.byteSize() : segment.byteSize();
     }
 
     public MemoryCategory category() {
@@ -59,6 +80,7 @@ public final class Storage implements AutoCloseable {
     /** Moves this storage's bytes to another category in the allocator's counters. */
     public void relabel(MemoryCategory to) {
         if (block != null && to != category && !closed) Allocator.relabel(segment.byteSize(), category, to);
+        if (deviceMemory != null && to != category && !closed) deviceMemory.relabel(category, to);
         category = to;
     }
 
@@ -69,5 +91,6 @@ public final class Storage implements AutoCloseable {
             closed = true;
         }
         if (block != null) Allocator.release(block, category);
+        if (deviceMemory != null) deviceMemory.release(category);
     }
 }

@@ -139,6 +139,19 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(s, dtype, shape.clone(), Shape.contiguousStrides(shape), 0, false);
     }
 
+    /**
+     * An owning contiguous tensor over {@code storage} (how a device backend hands out its outputs); it joins
+     * the current {@link MemoryScope} like any new tensor.
+     */
+    public static Tensor ofStorage(Storage storage, DType dtype, int... shape) {
+        checkShape(shape);
+        long need = Shape.numel(shape) * dtype.bytes;
+        if (storage.byteSize() < need)
+            throw new IllegalArgumentException("storage of " + storage.byteSize() + " bytes cannot hold " + dtype + Arrays.toString(shape));
+        MemoryScope.register(storage);
+        return new Tensor(storage, dtype, shape.clone(), Shape.contiguousStrides(shape), 0, true);
+    }
+
     private static void checkShape(int[] shape) {
         for (int d : shape) if (d < 0) throw new IllegalArgumentException("negative dimension in shape " + Arrays.toString(shape));
     }
@@ -181,7 +194,8 @@ public final class Tensor implements AutoCloseable {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("Tensor(").append(dtype).append(Arrays.toString(shape));
-        if (!storage.isClosed() && numel() <= 16) {
+        if (storage.device() != Device.CPU) sb.append(" on ").append(storage.device());
+        else if (!storage.isClosed() && numel() <= 16) {
             sb.append(' ').append(Arrays.toString(toDoubleArray()));
         }
         return sb.append(')').toString();
@@ -421,14 +435,14 @@ public final class Tensor implements AutoCloseable {
 
     /** A contiguous copy (always new storage). */
     public Tensor copy() {
-        Tensor out = empty(dtype, shape);
+        Tensor out = backend().empty(dtype, MemoryCategory.ACTIVATIONS, shape);
         out.copyFrom(this);
         return out;
     }
 
     /** A copy converted to {@code to} (F32↔BF16/F16 round to nearest even; to integers rounds half-even and saturates). */
     public Tensor to(DType to) {
-        Tensor out = empty(to, shape);
+        Tensor out = backend().empty(to, MemoryCategory.ACTIVATIONS, shape);
         out.copyFrom(this);
         return out;
     }

@@ -24,6 +24,7 @@ public final class Lowbit implements Runnable {
         CommandLine cl = new CommandLine(new Lowbit());
         cl.addSubcommand("bench", new BenchCommand());
         cl.addSubcommand("tokenize", new TokenizeCommand());
+        cl.addSubcommand("doctor", new DoctorCommand());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");

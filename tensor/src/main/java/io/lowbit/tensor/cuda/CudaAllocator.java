@@ -1,0 +1,179 @@
+package io.lowbit.tensor.cuda;
+
+import io.lowbit.tensor.DeviceMemory;
+import io.lowbit.tensor.MemoryCategory;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.runtime.JCuda;
+
+/**
+ * Device memory through a caching allocator, the CUDA twin of {@link io.lowbit.tensor.Allocator}:
+ * cudaMalloc'd blocks are rounded up to 512 bytes, cached by that size when freed, and handed out again
+ * (training allocates the same shapes every step, and cudaMalloc/cudaFree synchronize the device). Live
+ * and peak bytes are counted per {@link MemoryCategory}. When cudaMalloc fails the cache is emptied and
+ * the allocation tried once more before an OutOfMemoryError names the request and the live bytes.
+ */
+public final class CudaAllocator {
+    private static final long ALIGN = 512;
+    private static final Map<Long, ArrayDeque<CudaPointer>> CACHE = new HashMap<>();
+    private static final long[] LIVE = new long[MemoryCategory.values().length];
+    private static final long[] PEAK = new long[MemoryCategory.values().length];
+    private static long liveTotal, peakTotal, cachedBytes;
+    private static long maxCached = 2L << 30;
+
+    private CudaAllocator() {}
+
+    /** The size a request of {@code bytes} occupies (512-byte multiples, at least 512). */
+    static long rounded(long bytes) {
+        return Math.max(ALIGN, (bytes + ALIGN - 1) & ~(ALIGN - 1));
+    }
+
+    /** A block of at least {@code bytes} uninitialized device bytes, counted under {@code category}. */
+    static Block allocate(long bytes, MemoryCategory category) {
+        if (bytes < 0) throw new IllegalArgumentException("negative device allocation size " + bytes);
+        long size = rounded(bytes);
+        CudaPointer p = null;
+        synchronized (CudaAllocator.class) {
+            ArrayDeque<CudaPointer> q = CACHE.get(size);
+            if (q != null && !q.isEmpty()) {
+                p = q.pop();
+                cachedBytes -= size;
+            }
+            count(category, size);
+        }
+        if (p == null) {
+            String err = malloc(p = new CudaPointer(), size);
+            if (err != null) {
+                emptyCache(); // cached blocks of other sizes may be what is missing
+                err = malloc(p = new CudaPointer(), size);
+            }
+            if (err != null) {
+                synchronized (CudaAllocator.class) {
+                    count(category, -size);
+                }
+                throw new OutOfMemoryError("lowbit CUDA allocator: cudaMalloc(" + size + ") for " + category + " failed with "
+                        + err + " (live " + liveBytes() + " device bytes, cached " + cachedBytes() + ")");
+            }
+        }
+        return new Block(p, bytes, size);
+    }
+
+    // cudaMalloc, returning null on success or the error (JCuda throws once exceptions are enabled)
+    private static String malloc(CudaPointer p, long size) {
+        try {
+            int err = JCuda.cudaMalloc(p, size);
+            return err == 0 ? null : jcuda.runtime.cudaError.stringFor(err);
+        } catch (jcuda.CudaException e) {
+            return e.getMessage();
+        }
+    }
+
+    private static void count(MemoryCategory c, long delta) {
+        int i = c.ordinal();
+        LIVE[i] += delta;
+        liveTotal += delta;
+        if (LIVE[i] > PEAK[i]) PEAK[i] = LIVE[i];
+        if (liveTotal > peakTotal) peakTotal = liveTotal;
+    }
+
+    private static void release(Block b, MemoryCategory category) {
+        boolean free;
+        synchronized (CudaAllocator.class) {
+            count(category, -b.size);
+            free = cachedBytes + b.size > maxCached;
+            if (!free) {
+                CACHE.computeIfAbsent(b.size, k -> new ArrayDeque<>()).push(b.pointer);
+                cachedBytes += b.size;
+            }
+        }
+        if (free) JCuda.cudaFree(b.pointer);
+    }
+
+    /** cudaFree's every cached block. */
+    public static void emptyCache() {
+        List<CudaPointer> all = new ArrayList<>();
+        synchronized (CudaAllocator.class) {
+            for (ArrayDeque<CudaPointer> q : CACHE.values()) all.addAll(q);
+            CACHE.clear();
+            cachedBytes = 0;
+        }
+        for (CudaPointer p : all) JCuda.cudaFree(p);
+    }
+
+    /** Device bytes handed out and not yet returned. */
+    public static synchronized long liveBytes() {
+        return liveTotal;
+    }
+
+    /** Live device bytes of one category. */
+    public static synchronized long liveBytes(MemoryCategory c) {
+        return LIVE[c.ordinal()];
+    }
+
+    /** Highest {@link #liveBytes()} since the last {@link #resetPeak()}. */
+    public static synchronized long peakBytes() {
+        return peakTotal;
+    }
+
+    /** Highest live device bytes of one category since the last {@link #resetPeak()}. */
+    public static synchronized long peakBytes(MemoryCategory c) {
+        return PEAK[c.ordinal()];
+    }
+
+    /** Starts a new peak measurement from the current live bytes. */
+    public static synchronized void resetPeak() {
+        peakTotal = liveTotal;
+        System.arraycopy(LIVE, 0, PEAK, 0, LIVE.length);
+    }
+
+    /** Device bytes held in the cache (not live). */
+    public static synchronized long cachedBytes() {
+        return cachedBytes;
+    }
+
+    /** Sets the cache limit; 0 frees every block on release. */
+    public static void setMaxCachedBytes(long bytes) {
+        synchronized (CudaAllocator.class) {
+            maxCached = bytes;
+        }
+        if (cachedBytes() > bytes) emptyCache();
+    }
+
+    /** One device block: the pointer, the bytes asked for, and the rounded size it occupies. */
+    static final class Block implements DeviceMemory {
+        final CudaPointer pointer;
+        final long bytes, size;
+
+        Block(CudaPointer pointer, long bytes, long size) {
+            this.pointer = pointer;
+            this.bytes = bytes;
+            this.size = size;
+        }
+
+        @Override
+        public long byteSize() {
+            return bytes;
+        }
+
+        @Override
+        public long address() {
+            return pointer.address();
+        }
+
+        @Override
+        public void relabel(MemoryCategory from, MemoryCategory to) {
+            synchronized (CudaAllocator.class) {
+                count(from, -size);
+                count(to, size);
+            }
+        }
+
+        @Override
+        public void release(MemoryCategory category) {
+            CudaAllocator.release(this, category);
+        }
+    }
+}
