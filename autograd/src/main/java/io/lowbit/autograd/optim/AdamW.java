@@ -60,12 +60,12 @@ public class AdamW extends Optimizer {
             MemorySegment sw = w.segment(), sg = grad.segment(), sm = m.segment(), sv = v.segment();
             long wo = w.offset(), go = grad.offset();
             var F = ValueLayout.JAVA_FLOAT;
-            float b1 = (float) beta1, b2 = (float) beta2;
+            float b1 = (float) beta1, b2 = (float) beta2, omb1 = (float) (1 - beta1), omb2 = (float) (1 - beta2);
             Parallel.range(w.numel(), 1 << 15, (lo, hi) -> {
                 for (long i = lo; i < hi; i++) {
                     float g = sg.getAtIndex(F, go + i);
-                    float mi = b1 * sm.getAtIndex(F, i) + (1 - b1) * g;
-                    float vi = b2 * sv.getAtIndex(F, i) + (1 - b2) * g * g;
+                    float mi = b1 * sm.getAtIndex(F, i) + omb1 * g;
+                    float vi = b2 * sv.getAtIndex(F, i) + omb2 * g * g;
                     sm.setAtIndex(F, i, mi);
                     sv.setAtIndex(F, i, vi);
                     float th = (float) (sw.getAtIndex(F, wo + i) * decay);

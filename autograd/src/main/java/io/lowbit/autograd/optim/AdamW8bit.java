@@ -74,7 +74,7 @@ public class AdamW8bit extends AdamW {
         int n = Math.toIntExact(p.numel()), blocks = (n + blockSize - 1) / blockSize;
         double lr = group.lr(), bc1 = 1 - Math.pow(beta1, s.step), bc2 = 1 - Math.pow(beta2, s.step);
         double decay = 1 - lr * group.weightDecay(), stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
-        float b1 = (float) beta1, b2 = (float) beta2;
+        float b1 = (float) beta1, b2 = (float) beta2, omb1 = (float) (1 - beta1), omb2 = (float) (1 - beta2);
         var F = ValueLayout.JAVA_FLOAT;
         Parallel.range(blocks, 4, (lo, hi) -> {
             float[] m = new float[blockSize], v = new float[blockSize];
@@ -86,8 +86,8 @@ public class AdamW8bit extends AdamW {
                     int i = start + j;
                     float g = sg.getAtIndex(F, go + i);
                     // dequantize, then the AdamW moment updates in fp32
-                    m[j] = b1 * SIGNED.decode(mc.get(ValueLayout.JAVA_BYTE, i) & 0xff) * mScale + (1 - b1) * g;
-                    v[j] = b2 * UNSIGNED.decode(vc.get(ValueLayout.JAVA_BYTE, i) & 0xff) * vScale + (1 - b2) * g * g;
+                    m[j] = b1 * SIGNED.decode(mc.get(ValueLayout.JAVA_BYTE, i) & 0xff) * mScale + omb1 * g;
+                    v[j] = b2 * UNSIGNED.decode(vc.get(ValueLayout.JAVA_BYTE, i) & 0xff) * vScale + omb2 * g * g;
                     mMax = Math.max(mMax, Math.abs(m[j]));
                     vMax = Math.max(vMax, v[j]);
                     float th = (float) (sw.getAtIndex(F, wo + i) * decay);
