@@ -76,8 +76,8 @@ final class CrossEntropy extends Function {
         }
         for (; j < n; j++) m = Math.max(m, Simd.get(s, base + j));
         FloatVector acc = FloatVector.zero(S);
-        for (j = 0; j < bound; j += S.length()) acc = acc.add(Simd.load(s, base + j).sub(m).lanewise(VectorOperators.EXP));
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        for (j = 0; j < bound; j += S.length()) acc = acc.add(Simd.exp(Simd.load(s, base + j).sub(m)));
+        double sum = Simd.sum(acc);
         for (; j < n; j++) sum += Math.exp(Simd.get(s, base + j) - m);
         return m + Math.log(sum);
     }
@@ -104,7 +104,7 @@ final class CrossEntropy extends Function {
                     float l = (float) lse[(int) r];
                     int j = 0;
                     for (int bound = S.loopBound(vocab); j < bound; j += S.length())
-                        Simd.store(Simd.load(s, b + j).sub(l).lanewise(VectorOperators.EXP).mul(c), o, b + j);
+                        Simd.store(Simd.exp(Simd.load(s, b + j).sub(l)).mul(c), o, b + j);
                     for (; j < vocab; j++) Simd.set(o, b + j, (float) Math.exp(Simd.get(s, b + j) - l) * c);
                     Simd.set(o, b + t, Simd.get(o, b + t) - c);
                 }

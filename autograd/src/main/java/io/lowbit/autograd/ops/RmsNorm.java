@@ -7,7 +7,6 @@ import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Fused RMSNorm over the last dimension (Zhang &amp; Sennrich 2019): with r = 1/√(mean(x²) + ε),
@@ -114,7 +113,7 @@ final class RmsNorm extends Function {
                     int j = 0;
                     int bound = S.loopBound(d);
                     for (; j < bound; j += S.length()) acc = Simd.load(g, b + j).mul(Simd.load(w, j)).fma(Simd.load(x, b + j), acc);
-                    float hx = acc.reduceLanes(VectorOperators.ADD);
+                    float hx = Simd.sum(acc);
                     for (; j < d; j++) hx += Simd.get(g, b + j) * Simd.get(w, j) * Simd.get(x, b + j);
                     float c = inv * inv * inv * hx / d;
                     for (j = 0; j < bound; j += S.length())

@@ -4,12 +4,20 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector API building blocks for the fused F32 kernels: dot products and axpy over rows of contiguous
- * floats. Offsets are in floats (not bytes); tails run the scalar loop.
+ * Vector API building blocks for the fused F32 kernels: dot products, axpy and exp over rows of
+ * contiguous floats. Offsets are in floats (not bytes); tails run the scalar loop.
+ *
+ * <p>Determinism: the kernels use only lane-wise +, −, ×, fma, min/max and comparisons, whose results
+ * are exactly specified, so the same inputs give the same bits whether the Vector API code is
+ * interpreted or compiled. Two things are avoided on purpose: {@code VectorOperators.EXP} (the compiled
+ * intrinsic and the interpreted fallback round differently) and {@code reduceLanes(ADD)} (its order is
+ * unspecified); {@link #exp} and {@link #sum} replace them. Recomputation (activation checkpointing)
+ * relies on this to reproduce gradients bit for bit.
  */
 final class Simd {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -29,7 +37,40 @@ final class Simd {
     /** 1/(1 + e^(−x)) lane-wise. */
     static FloatVector sigmoid(FloatVector x) {
         FloatVector one = FloatVector.broadcast(S, 1f);
-        return one.div(x.neg().lanewise(VectorOperators.EXP).add(one));
+        return one.div(exp(x.neg()).add(one));
+    }
+
+    /** Sum of the lanes in lane order (a fixed order, unlike reduceLanes). */
+    static float sum(FloatVector v) {
+        float s = 0;
+        for (int i = 0; i < S.length(); i++) s += v.lane(i);
+        return s;
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693145751953125f, LN2_LO = 1.428606765330187045e-06f;
+    private static final float ROUND = 12582912f; // 1.5·2²³: adding and subtracting it rounds to an integer
+
+    /**
+     * e^x lane-wise to about 2 ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-7 Taylor polynomial
+     * (Horner), times 2ⁿ built in the exponent bits. Inputs below −87.3 give 0 and above 88.7 give +∞.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector xc = x.max(-87.3f).min(88.7f);
+        FloatVector n = xc.mul(LOG2E).add(ROUND).sub(ROUND);
+        FloatVector r = n.fma(-LN2_HI, xc).sub(n.mul(LN2_LO));
+        FloatVector p = r.fma(1f / 5040, FloatVector.broadcast(S, 1f / 720));
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 120));
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 24));
+        p = p.fma(r, FloatVector.broadcast(S, 1f / 6));
+        p = p.fma(r, FloatVector.broadcast(S, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(S, 1f));
+        p = p.fma(r, FloatVector.broadcast(S, 1f));
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        FloatVector scale = bits.reinterpretAsFloats();
+        FloatVector e = p.mul(scale);
+        e = e.blend(0f, x.compare(VectorOperators.LT, -87.3f));
+        return e.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, 88.7f)).blend(x, x.compare(VectorOperators.NE, x));
     }
 
     /** Σ a[i]·b[i] for i in [0, n). */
@@ -37,7 +78,7 @@ final class Simd {
         FloatVector acc = FloatVector.zero(S);
         int j = 0;
         for (int bound = S.loopBound(n); j < bound; j += S.length()) acc = load(a, ao + j).fma(load(b, bo + j), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; j < n; j++) s += get(a, ao + j) * get(b, bo + j);
         return s;
     }
@@ -48,7 +89,7 @@ final class Simd {
         int j = 0;
         for (int bound = S.loopBound(n); j < bound; j += S.length())
             acc = FloatVector.fromArray(S, a, ao + j).fma(load(b, bo + j), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; j < n; j++) s += a[ao + j] * get(b, bo + j);
         return s;
     }

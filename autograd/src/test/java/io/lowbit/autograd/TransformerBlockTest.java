@@ -1,0 +1,72 @@
+package io.lowbit.autograd;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.lowbit.autograd.nn.Parameter;
+import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.DType;
+import io.lowbit.tensor.MemoryCategory;
+import io.lowbit.tensor.MemoryScope;
+import io.lowbit.tensor.Rng;
+import io.lowbit.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** A tiny transformer end to end: gradient check in F64, and activation checkpointing in F32. */
+class TransformerBlockTest extends LeakCheck {
+
+    @Test
+    void transformerBlockGradientsMatchFiniteDifferences() {
+        // RMSNorm -> GQA attention (4 query heads, 2 kv heads) with RoPE -> residual -> RMSNorm -> SwiGLU -> residual -> CE
+        try (TinyTransformer model = new TinyTransformer(1, 8, 4, 2, 12, 7, 16, 3, DType.F64); MemoryScope s = MemoryScope.open()) {
+            Var x = Var.param(Tensor.normal(DType.F64, new Rng(4), 0, 1, 1, 5, 8));
+            Tensor targets = Tensor.of(new int[] {1, 6, -100, 0, 3}, 1, 5);
+            List<Var> inputs = new ArrayList<>();
+            inputs.add(x);
+            inputs.addAll(model.parameters());
+            GradCheck.Result r = GradCheck.assertGradients(in -> model.loss(in[0], targets), 1e-6, 1e-7, 1e-5, inputs.toArray(new Var[0]));
+            assertTrue(r.checked() > 500, "checked " + r.checked() + " elements");
+        }
+    }
+
+    private static Map<String, Parameter> gradsOf(TinyTransformer m) {
+        return m.namedParameters();
+    }
+
+    @Test
+    void checkpointingGivesIdenticalGradientsWithLowerPeak() {
+        int layers = 4, dim = 64, b = 2, t = 48;
+        try (TinyTransformer plain = new TinyTransformer(layers, dim, 4, 2, 160, 50, 64, 7, DType.F32);
+             TinyTransformer ckpt = new TinyTransformer(layers, dim, 4, 2, 160, 50, 64, 7, DType.F32)) {
+            ckpt.checkpoint = true;
+            Tensor x = Tensor.normal(DType.F32, new Rng(8), 0, 1, b, t, dim);
+            int[] tg = new int[b * t];
+            for (int i = 0; i < tg.length; i++) tg[i] = (i * 13) % 50;
+            Tensor targets = Tensor.of(tg, b, t);
+            long[] peaks = new long[2];
+            Var[] inputs = new Var[2];
+            TinyTransformer[] models = {plain, ckpt};
+            for (int m = 0; m < 2; m++) {
+                inputs[m] = Var.param(x.copy());
+                long before = Allocator.liveBytes(MemoryCategory.ACTIVATIONS);
+                Allocator.resetPeak();
+                try (MemoryScope s = MemoryScope.open()) {
+                    models[m].loss(inputs[m], targets).backward();
+                }
+                peaks[m] = Allocator.peakBytes(MemoryCategory.ACTIVATIONS) - before;
+                assertEquals(before, Allocator.liveBytes(MemoryCategory.ACTIVATIONS), "activations returned after the step");
+            }
+            System.out.printf("activation peak: plain %d bytes, checkpointed %d bytes (%.2fx)%n", peaks[0], peaks[1], (double) peaks[0] / peaks[1]);
+            assertTrue(peaks[1] < 0.75 * peaks[0], "checkpointed peak " + peaks[1] + " vs plain " + peaks[0]);
+            assertArrayEquals(inputs[0].grad().toFloatArray(), inputs[1].grad().toFloatArray(), "input gradient bit for bit");
+            Map<String, Parameter> pa = gradsOf(plain), pb = gradsOf(ckpt);
+            for (String k : pa.keySet())
+                assertArrayEquals(pa.get(k).grad().toFloatArray(), pb.get(k).grad().toFloatArray(), "gradient of " + k + " bit for bit");
+            for (Var v : inputs) v.close();
+            x.close();
+            targets.close();
+        }
+    }
+}
