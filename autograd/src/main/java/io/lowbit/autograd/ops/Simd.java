@@ -58,8 +58,8 @@ final class Simd {
     static FloatVector exp(FloatVector x) {
         FloatVector xc = x.max(-87.3f).min(88.7f);
         FloatVector n = xc.mul(LOG2E).add(ROUND).sub(ROUND);
-        FloatVector r = n.fma(-LN2_HI, xc).sub(n.mul(LN2_LO));
-        FloatVector p = r.fma(1f / 5040, FloatVector.broadcast(S, 1f / 720));
+        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), xc).sub(n.mul(LN2_LO));
+        FloatVector p = r.fma(1f / 5040, 1f / 720);
         p = p.fma(r, FloatVector.broadcast(S, 1f / 120));
         p = p.fma(r, FloatVector.broadcast(S, 1f / 24));
         p = p.fma(r, FloatVector.broadcast(S, 1f / 6));

@@ -35,7 +35,8 @@ class SimdTest {
             float[] in = new float[lanes], out = new float[lanes];
             java.util.Arrays.fill(in, special[k]);
             Simd.exp(FloatVector.fromArray(Simd.S, in, 0)).intoArray(out, 0);
-            assertEquals(expect[k], out[0], Math.ulp(expect[k]) * 2, "exp(" + special[k] + ")");
+            if (Float.isNaN(expect[k]) || Float.isInfinite(expect[k]) || expect[k] == 0) assertEquals(expect[k], out[0], "exp(" + special[k] + ")");
+            else assertEquals(expect[k], out[0], Math.ulp(expect[k]) * 2, "exp(" + special[k] + ")");
         }
     }
 
