@@ -1,7 +1,11 @@
 package io.lowbit.autograd.optim;
 
 import io.lowbit.autograd.Var;
+import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.cpu.Parallel;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
 
 /**
@@ -48,6 +52,10 @@ public class SGD extends Optimizer {
         initState(p, s);
         Tensor w = p.data(), buf = s.tensors.get("momentum_buffer");
         double lr = group.lr(), wd = group.weightDecay();
+        if (w.dtype() == DType.F32 && grad.dtype() == DType.F32) {
+            updateF32(w, grad, buf, first, lr, wd);
+            return;
+        }
         for (long i = 0, n = w.numel(); i < n; i++) {
             double th = w.getDouble(i);
             double g = grad.getDouble(i) + wd * th;
@@ -58,5 +66,24 @@ public class SGD extends Optimizer {
             }
             w.setDouble(i, th - lr * g);
         }
+    }
+
+    /** The same update on contiguous F32 memory, in parallel chunks. */
+    private void updateF32(Tensor w, Tensor grad, Tensor buf, boolean first, double lr, double wd) {
+        var F = ValueLayout.JAVA_FLOAT;
+        MemorySegment sw = w.segment(), sg = grad.segment(), sb = buf == null ? null : buf.segment();
+        long wo = w.offset(), go = grad.offset();
+        Parallel.range(w.numel(), 1 << 15, (lo, hi) -> {
+            for (long i = lo; i < hi; i++) {
+                float th = sw.getAtIndex(F, wo + i);
+                double g = sg.getAtIndex(F, go + i) + wd * th;
+                if (sb != null) {
+                    float b = (float) (first ? g : momentum * sb.getAtIndex(F, i) + (1 - dampening) * g);
+                    sb.setAtIndex(F, i, b);
+                    g = nesterov ? g + momentum * b : b;
+                }
+                sw.setAtIndex(F, wo + i, (float) (th - lr * g));
+            }
+        });
     }
 }

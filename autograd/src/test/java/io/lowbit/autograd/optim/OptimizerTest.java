@@ -73,6 +73,17 @@ class OptimizerTest extends LeakCheck {
                 assertEquals(expect[t], p.data().getDouble(0), 1e-12);
             }
         }
+        // the F32 fast path agrees
+        Var p32 = scalarParam(DType.F32, 1.0);
+        try (SGD opt = new SGD(List.of(p32), 0.1, 0.9, 0, 0, false)) {
+            double[] expect = {0.9, 0.61, 0.449};
+            for (int t = 0; t < 3; t++) {
+                setGrad(p32, grads[t]);
+                opt.step();
+                assertEquals(expect[t], p32.data().getDouble(0), 1e-6);
+            }
+        }
+        p32.close();
         // Nesterov: g + 0.9·b = 1.9, 4.61, 0.449 -> θ = 0.81, 0.349, 0.3041
         Var q = scalarParam(DType.F64, 1.0);
         try (SGD opt = new SGD(List.of(q), 0.1, 0.9, 0, 0, true)) {
