@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -40,11 +41,24 @@ final class Simd {
         return one.div(exp(x.neg()).add(one));
     }
 
-    /** Sum of the lanes in lane order (a fixed order, unlike reduceLanes). */
+    // for shift = L/2, L/4, ..., 1: lane i reads lane (i + shift) mod L
+    private static final VectorShuffle<Float>[] FOLDS = folds();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] folds() {
+        int levels = Integer.numberOfTrailingZeros(S.length());
+        VectorShuffle<Float>[] f = new VectorShuffle[levels];
+        for (int l = 0, shift = S.length() / 2; l < levels; l++, shift /= 2) {
+            int sh = shift;
+            f[l] = VectorShuffle.fromOp(S, i -> (i + sh) % S.length());
+        }
+        return f;
+    }
+
+    /** Sum of the lanes by a fixed pairwise tree (halves, quarters, ...), unlike reduceLanes' unspecified order. */
     static float sum(FloatVector v) {
-        float s = 0;
-        for (int i = 0; i < S.length(); i++) s += v.lane(i);
-        return s;
+        for (VectorShuffle<Float> f : FOLDS) v = v.add(v.rearrange(f));
+        return v.lane(0);
     }
 
     private static final float LOG2E = 1.44269504088896341f;

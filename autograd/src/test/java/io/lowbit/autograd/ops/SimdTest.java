@@ -41,14 +41,12 @@ class SimdTest {
     }
 
     @Test
-    void laneSumIsSequential() {
+    void laneSumIsAFixedPairwiseTree() {
         int lanes = Simd.S.length();
         float[] in = new float[lanes];
-        float ref = 0;
-        for (int i = 0; i < lanes; i++) {
-            in[i] = 1f / (i + 3);
-            ref += in[i];
-        }
-        assertEquals(ref, Simd.sum(FloatVector.fromArray(Simd.S, in, 0)), 0f);
+        for (int i = 0; i < lanes; i++) in[i] = 1f / (i + 3);
+        float[] t = in.clone(); // reference: fold the upper half onto the lower half until one lane is left
+        for (int half = lanes / 2; half >= 1; half /= 2) for (int i = 0; i < half; i++) t[i] += t[i + half];
+        assertEquals(t[0], Simd.sum(FloatVector.fromArray(Simd.S, in, 0)), 0f);
     }
 }
