@@ -48,11 +48,11 @@ final class Attention extends Function {
 
     @Override
     protected Tensor forward(Tensor... in) {
-        Tensor q = in[0].contiguous(), k = in[1].contiguous(), v = in[2].contiguous();
         checkShapes(in[0], in[1], in[2]);
+        Tensor q = rowsDense(in[0]), k = rowsDense(in[1]), v = rowsDense(in[2]);
         Tensor out = Tensor.empty(q.dtype(), q.shape());
         Tensor lse = Tensor.empty(q.dtype(), bsz, hq, tq);
-        if (q.dtype() == DType.F32) forwardF32(q.segment(), k.segment(), v.segment(), out.segment(), lse.segment());
+        if (q.dtype() == DType.F32) forwardF32(q, k, v, out.segment(), lse.segment());
         else forwardF64(q, k, v, out, lse);
         saveForBackward(q, k, v, out, lse);
         return out;
@@ -74,12 +74,25 @@ final class Attention extends Function {
     private long qRow(int b, int i, int h) { return (((long) b * tq + i) * hq + h) * d; }
     private long kRow(int b, int j, int h) { return (((long) b * tk + j) * hkv + h) * d; }
 
+    /**
+     * t itself when each head row of d values is contiguous (any batch/time/head strides: a narrowed
+     * KV cache is read in place), else a contiguous copy.
+     */
+    private static Tensor rowsDense(Tensor t) {
+        return t.stride(-1) == 1 || t.size(-1) == 1 ? t : t.contiguous();
+    }
+
+    /** Element offset of row (b, t, h) of a [B, T, H, d] view whose rows are contiguous. */
+    private static long at(Tensor t, int b, int time, int h) {
+        return t.offset() + b * t.stride(0) + time * t.stride(1) + h * t.stride(2);
+    }
+
     @Override
     protected Tensor[] backward(Tensor g0) {
         Tensor q = saved(0), k = saved(1), v = saved(2), out = saved(3), lse = saved(4);
         Tensor g = g0.contiguous();
         Tensor dq = Tensor.zeros(q.dtype(), q.shape()), dk = Tensor.zeros(k.dtype(), k.shape()), dv = Tensor.zeros(v.dtype(), v.shape());
-        if (q.dtype() == DType.F32) backwardF32(q.segment(), k.segment(), v.segment(), out.segment(), lse.segment(), g.segment(), dq.segment(), dk.segment(), dv.segment());
+        if (q.dtype() == DType.F32) backwardF32(q, k, v, out.segment(), lse.segment(), g.segment(), dq.segment(), dk.segment(), dv.segment());
         else backwardF64(q, k, v, out, lse, g, dq, dk, dv);
         if (g != g0) g.close();
         Tensor[] r = {dq, dk, dv};
@@ -149,7 +162,8 @@ final class Attention extends Function {
 
     // ------------------------------------------------------------------ F32 Vector API
 
-    private void forwardF32(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment o, MemorySegment lse) {
+    private void forwardF32(Tensor qt, Tensor kt, Tensor vt, MemorySegment o, MemorySegment lse) {
+        MemorySegment q = qt.segment(), k = kt.segment(), v = vt.segment();
         int group = hq / hkv;
         long rows = (long) bsz * hq * tq;
         float sc = (float) scale;
@@ -158,11 +172,11 @@ final class Attention extends Function {
             float[] acc = new float[d];
             for (long r = from; r < to; r++) {
                 int i = (int) (r % tq), h = (int) ((r / tq) % hq), b = (int) (r / ((long) tq * hq));
-                long qo = qRow(b, i, h);
+                long qo = qRow(b, i, h), qa = at(qt, b, i, h);
                 int lo = lo(i), hi = hi(i), hk = h / group;
                 float m = Float.NEGATIVE_INFINITY;
                 for (int j = lo; j <= hi; j++) {
-                    s[j - lo] = sc * Simd.dot(q, qo, k, kRow(b, j, hk), d);
+                    s[j - lo] = sc * Simd.dot(q, qa, k, at(kt, b, j, hk), d);
                     m = Math.max(m, s[j - lo]);
                 }
                 java.util.Arrays.fill(acc, 0f);
@@ -170,7 +184,7 @@ final class Attention extends Function {
                 for (int j = lo; j <= hi; j++) {
                     float p = (float) Math.exp(s[j - lo] - m);
                     l += p;
-                    Simd.axpy(p, v, kRow(b, j, hk), acc, 0, d);
+                    Simd.axpy(p, v, at(vt, b, j, hk), acc, 0, d);
                 }
                 float inv = (float) (1 / l);
                 for (int c = 0; c < d; c++) Simd.set(o, qo + c, acc[c] * inv);
@@ -179,8 +193,9 @@ final class Attention extends Function {
         });
     }
 
-    private void backwardF32(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment o, MemorySegment lse,
+    private void backwardF32(Tensor qt, Tensor kt, Tensor vt, MemorySegment o, MemorySegment lse,
                              MemorySegment g, MemorySegment dq, MemorySegment dk, MemorySegment dv) {
+        MemorySegment q = qt.segment(), k = kt.segment(), v = vt.segment();
         int group = hq / hkv;
         float sc = (float) scale;
         Parallel.range((long) bsz * hkv, 1, (from, to) -> {
@@ -189,17 +204,17 @@ final class Attention extends Function {
                 int b = (int) (task / hkv), hk = (int) (task % hkv);
                 for (int h = hk * group; h < (hk + 1) * group; h++)
                     for (int i = 0; i < tq; i++) {
-                        long qo = qRow(b, i, h);
+                        long qo = qRow(b, i, h), qa = at(qt, b, i, h);
                         float delta = Simd.dot(g, qo, o, qo, d);
                         float li = Simd.get(lse, ((long) b * hq + h) * tq + i);
                         java.util.Arrays.fill(dqRow, 0f);
                         for (int j = lo(i); j <= hi(i); j++) {
-                            long ko = kRow(b, j, hk);
-                            float p = (float) Math.exp(sc * Simd.dot(q, qo, k, ko, d) - li);
-                            float ds = p * (Simd.dot(g, qo, v, ko, d) - delta);
+                            long ko = kRow(b, j, hk), ka = at(kt, b, j, hk), va = at(vt, b, j, hk);
+                            float p = (float) Math.exp(sc * Simd.dot(q, qa, k, ka, d) - li);
+                            float ds = p * (Simd.dot(g, qo, v, va, d) - delta);
                             Simd.axpy(p, g, qo, dv, ko, d);
-                            Simd.axpy(sc * ds, q, qo, dk, ko, d);
-                            Simd.axpy(sc * ds, k, ko, dqRow, 0, d);
+                            Simd.axpy(sc * ds, q, qa, dk, ko, d);
+                            Simd.axpy(sc * ds, k, ka, dqRow, 0, d);
                         }
                         for (int c = 0; c < d; c++) Simd.set(dq, qo + c, dqRow[c]);
                     }

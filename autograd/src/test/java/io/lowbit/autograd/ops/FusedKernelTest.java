@@ -183,6 +183,28 @@ class FusedKernelTest extends LeakCheck {
     }
 
     @Test
+    void attentionReadsStridedViewsInPlace() {
+        // a KV cache [B, Tmax, Hkv, d] narrowed to the filled prefix, and q from a [B, H, T, d] layout
+        Rng rng = new Rng(31);
+        try (MemoryScope s = MemoryScope.open()) {
+            Tensor cacheK = Tensor.normal(DType.F32, rng, 0, 1, 2, 10, 2, 8), cacheV = Tensor.normal(DType.F32, rng, 0, 1, 2, 10, 2, 8);
+            Tensor qBhtd = Tensor.normal(DType.F32, rng, 0, 1, 2, 4, 3, 8);
+            Var q1 = Var.param(qBhtd.permute(0, 2, 1, 3)), k1 = Var.param(cacheK.narrow(1, 0, 6)), v1 = Var.param(cacheV.narrow(1, 0, 6));
+            assertFalse(k1.data().isContiguous());
+            Var q2 = Var.param(q1.data().copy()), k2 = Var.param(k1.data().copy()), v2 = Var.param(v1.data().copy());
+            Var y1 = F.causalAttention(q1, k1, v1), y2 = F.causalAttention(q2, k2, v2);
+            assertArrayEquals(y2.data().toFloatArray(), y1.data().toFloatArray());
+            Tensor g = Tensor.normal(DType.F32, rng, 0, 1, y1.shape());
+            y1.backward(g);
+            y2.backward(g);
+            assertArrayEquals(q2.grad().toFloatArray(), q1.grad().toFloatArray());
+            assertArrayEquals(k2.grad().toFloatArray(), k1.grad().toFloatArray());
+            assertArrayEquals(v2.grad().toFloatArray(), v1.grad().toFloatArray());
+            for (Var v : new Var[] {q1, k1, v1, q2, k2, v2}) v.zeroGrad();
+        }
+    }
+
+    @Test
     void attentionRejectsBadShapes() {
         try (MemoryScope s = MemoryScope.open()) {
             Var q = new Var(n(1, 1, 3, 3, 4)), k = new Var(n(2, 1, 3, 2, 4));
