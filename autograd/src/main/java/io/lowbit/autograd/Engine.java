@@ -81,6 +81,15 @@ final class Engine {
     }
 
     static void backward(Var root, Tensor gradOutput, boolean retainGraph) {
+        backward(root, gradOutput, retainGraph, false);
+    }
+
+    /**
+     * With {@code freeIntermediates}, each node's output is freed right after that node's backward: by then
+     * every consumer of the output has run its backward (they come earlier in the order), so nothing in
+     * the graph needs it any more.
+     */
+    static void backward(Var root, Tensor gradOutput, boolean retainGraph, boolean freeIntermediates) {
         if (!root.requiresGrad())
             throw new IllegalStateException("backward of a Var that does not require grad: no input requires grad, "
                     + "or it was computed under GradMode.noGrad()");
@@ -112,6 +121,7 @@ final class Engine {
                     flight.release(g);
                 }
                 if (!retainGraph) f.releaseSaved(flight.live());
+                if (freeIntermediates && f.output() != root) f.output().close();
                 for (int i = 0; i < in.length; i++) {
                     Tensor t = gi == null ? null : gi[i];
                     if (t != null && !f.needs(i)) {

@@ -175,6 +175,20 @@ public class Var implements AutoCloseable {
         }
     }
 
+    /**
+     * Backward from a one-element Var that frees the graph as it goes: every intermediate result is freed
+     * as soon as the op that produced it has run its backward, and every saved tensor after its node. The
+     * lowest-memory way to finish a training step; intermediate Vars must not be read afterwards (this Var's
+     * value stays readable).
+     */
+    public void backwardAndRelease() {
+        if (data.numel() != 1)
+            throw new IllegalStateException("backwardAndRelease() needs a one-element output, got shape " + Arrays.toString(data.shape()));
+        try (Tensor one = Tensor.full(data.dtype(), 1.0, data.shape())) {
+            Engine.backward(this, one, false, true);
+        }
+    }
+
     /** Backward with the given gradient of the output (same shape; not taken over). */
     public void backward(Tensor gradOutput) {
         backward(gradOutput, false);

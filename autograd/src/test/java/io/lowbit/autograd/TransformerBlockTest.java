@@ -31,6 +31,41 @@ class TransformerBlockTest extends LeakCheck {
         }
     }
 
+    @Test
+    void backwardAndReleaseFreesActivationsProgressivelyWithSameGradients() {
+        try (TinyTransformer a = new TinyTransformer(3, 64, 4, 2, 160, 50, 64, 11, DType.F32);
+             TinyTransformer b = new TinyTransformer(3, 64, 4, 2, 160, 50, 64, 11, DType.F32)) {
+            Tensor x = Tensor.normal(DType.F32, new Rng(12), 0, 1, 2, 40, 64);
+            int[] tg = new int[80];
+            for (int i = 0; i < tg.length; i++) tg[i] = (i * 7) % 50;
+            Tensor targets = Tensor.of(tg, 2, 40);
+            long[] peaks = new long[2], after = new long[2];
+            for (int m = 0; m < 2; m++) {
+                long before = Allocator.liveBytes(MemoryCategory.ACTIVATIONS);
+                try (MemoryScope s = MemoryScope.open()) {
+                    Var loss = (m == 0 ? a : b).loss(new Var(x), targets);
+                    Allocator.resetPeak();
+                    if (m == 0) loss.backward();
+                    else loss.backwardAndRelease();
+                    peaks[m] = Allocator.peakBytes(MemoryCategory.ACTIVATIONS) - before;
+                    after[m] = Allocator.liveBytes(MemoryCategory.ACTIVATIONS) - before;
+                    assertTrue(Double.isFinite(loss.item()), "the loss itself stays readable");
+                }
+                assertEquals(before, Allocator.liveBytes(MemoryCategory.ACTIVATIONS));
+            }
+            System.out.printf("backward(): activation peak %d, live after %d bytes; backwardAndRelease(): peak %d, live after %d bytes%n",
+                    peaks[0], after[0], peaks[1], after[1]);
+            assertTrue(peaks[1] < peaks[0], peaks[1] + " vs " + peaks[0]);
+            assertEquals(64, after[1], "only the 0-d loss (one 64-byte block) survives backwardAndRelease");
+            assertTrue(after[0] > 500_000, "backward() keeps the activations for the step scope: " + after[0]);
+            Map<String, Parameter> pa = a.namedParameters(), pb = b.namedParameters();
+            for (String k : pa.keySet())
+                assertArrayEquals(pa.get(k).grad().toFloatArray(), pb.get(k).grad().toFloatArray(), "gradient of " + k);
+            x.close();
+            targets.close();
+        }
+    }
+
     private static Map<String, Parameter> gradsOf(TinyTransformer m) {
         return m.namedParameters();
     }

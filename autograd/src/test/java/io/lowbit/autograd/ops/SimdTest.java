@@ -7,7 +7,7 @@ import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 
 /** The deterministic vector exp and lane sum against their scalar definitions. */
-class SimdTest {
+class SimdTest extends io.lowbit.autograd.LeakCheck {
     @Test
     void expIsAccurateToAFewUlp() {
         Rng rng = new Rng(3);
