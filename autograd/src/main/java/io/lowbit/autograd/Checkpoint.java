@@ -72,7 +72,7 @@ public final class Checkpoint {
                 rngs.get(i).seek(positions[i]);
             }
             Tensor[] grads = new Tensor[savedCount()];
-            try (MemoryScope scope = MemoryScope.open(); GradMode.Scope on = GradMode.enableGrad()) {
+            try (MemoryScope _ = MemoryScope.open(); GradMode.Scope _ = GradMode.enableGrad()) {
                 Var[] leaves = new Var[grads.length];
                 for (int i = 0; i < leaves.length; i++) {
                     Tensor x = saved(i);

@@ -109,7 +109,7 @@ final class Engine {
         flight.external(gradOutput);
         Map<Function, Tensor> pending = new IdentityHashMap<>();
         pending.put(root.gradFn(), gradOutput);
-        try (GradMode.Scope off = GradMode.noGrad()) {
+        try (GradMode.Scope _ = GradMode.noGrad()) {
             for (Function f : order) {
                 Tensor g = pending.remove(f);
                 Var[] in = f.inputs();

@@ -121,7 +121,7 @@ public abstract class Function {
             any |= needsInputGrad[i];
         }
         Tensor out;
-        try (GradMode.Scope off = GradMode.noGrad()) {
+        try (GradMode.Scope _ = GradMode.noGrad()) {
             out = forward(data);
         } catch (RuntimeException | Error e) {
             freeOwnedSaved(Collections.emptySet(), in, null);

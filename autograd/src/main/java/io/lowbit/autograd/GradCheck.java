@@ -62,7 +62,7 @@ public final class GradCheck {
         double worstRatio = 0, maxAbs = 0;
         String worst = "all elements within tolerance";
         int checked = 0;
-        try (MemoryScope scope = MemoryScope.open(); GradMode.Scope on = GradMode.enableGrad()) {
+        try (MemoryScope _ = MemoryScope.open(); GradMode.Scope _ = GradMode.enableGrad()) {
             Var out = f.apply(inputs);
             if (out.dtype() != DType.F64) throw new IllegalArgumentException("GradCheck: output is " + out.dtype() + "; use F64 inputs");
             Tensor r = Tensor.normal(DType.F64, new Rng(0x5EED), 0, 1, out.shape());
@@ -100,7 +100,7 @@ public final class GradCheck {
     }
 
     private static double projected(Fn f, Var[] inputs, Tensor r) {
-        try (MemoryScope s = MemoryScope.open(); GradMode.Scope off = GradMode.noGrad()) {
+        try (MemoryScope _ = MemoryScope.open(); GradMode.Scope _ = GradMode.noGrad()) {
             Tensor y = f.apply(inputs).data();
             double sum = 0;
             for (long k = 0, n = y.numel(); k < n; k++) sum += y.getDouble(k) * r.getDouble(k);

@@ -59,7 +59,7 @@ class CustomFunctionTest extends LeakCheck {
 
     @Test
     void lsqGradientsMatchThePaper() {
-        try (MemoryScope scope = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {0.26, -0.9, 3.0, 0.74}, 4));
             Var s = Var.param(Tensor.scalar(DType.F64, 0.5));
             Var y = new LsqFakeQuant(-2, 1).apply(x, s); // x/s = 0.52, −1.8, 6, 1.48
@@ -111,7 +111,7 @@ class CustomFunctionTest extends LeakCheck {
     @Test
     void recomputedWeightGradientsPassGradCheck() {
         Rng rng = new Rng(12);
-        try (MemoryScope scope = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.normal(DType.F64, rng, 0, 1, 3, 5));
             Var w = Var.param(Tensor.normal(DType.F64, rng, 0, 1, 4, 5));
             Var a = Var.param(Tensor.normal(DType.F64, rng, 0, 1, 4, 2));
@@ -123,7 +123,7 @@ class CustomFunctionTest extends LeakCheck {
     @Test
     void recomputationKeepsNoDenseWeightBetweenForwardAndBackward() {
         Rng rng = new Rng(13);
-        try (MemoryScope scope = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = new Var(Tensor.normal(DType.F32, rng, 0, 1, 2, 64));
             Var w = Var.param(Tensor.normal(DType.F32, rng, 0, 1, 64, 64));
             Var a = Var.param(Tensor.normal(DType.F32, rng, 0, 1, 64, 4));
@@ -139,7 +139,7 @@ class CustomFunctionTest extends LeakCheck {
     @Test
     void checkpointReplaysDropoutMasks() {
         Rng weights = new Rng(14);
-        try (MemoryScope scope = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var w = Var.param(Tensor.normal(DType.F32, weights, 0, 0.3, 16, 16));
             Tensor xData = Tensor.normal(DType.F32, weights, 0, 1, 4, 16);
             float[][] grads = new float[2][];

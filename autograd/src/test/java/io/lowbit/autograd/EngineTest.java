@@ -35,7 +35,7 @@ class EngineTest extends LeakCheck {
 
     @Test
     void diamondGraphSumsBothPaths() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var a = Var.param(Tensor.of(new double[] {1, 2, 3}, 3));
             Var b = Var.param(Tensor.of(new double[] {4, 5, 6}, 3));
             Var y = F.sum(F.add(F.mul(a, b), F.mul(a, a))); // dy/da = b + 2a, dy/db = a
@@ -51,7 +51,7 @@ class EngineTest extends LeakCheck {
 
     @Test
     void gradientsAccumulateAcrossBackwardCalls() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {1, -2}, 2));
             for (int i = 0; i < 3; i++) F.sum(F.square(x)).backward();
             assertArrayEquals(new double[] {6, -12}, x.grad().toDoubleArray()); // 3 · 2x
@@ -65,10 +65,10 @@ class EngineTest extends LeakCheck {
 
     @Test
     void noGradAndDetachStopTheGraph() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {1, 2}, 2));
             Var y;
-            try (GradMode.Scope g = GradMode.noGrad()) {
+            try (GradMode.Scope _ = GradMode.noGrad()) {
                 y = F.mul(x, x);
                 assertFalse(GradMode.isEnabled());
             }
@@ -87,7 +87,7 @@ class EngineTest extends LeakCheck {
 
     @Test
     void secondBackwardNeedsRetainGraph() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {3}, 1));
             Var y = F.sum(F.mul(x, x));
             try (Tensor one = Tensor.scalar(DType.F64, 1)) {
@@ -103,7 +103,7 @@ class EngineTest extends LeakCheck {
 
     @Test
     void nonScalarBackwardNeedsAGradient() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {1, 2}, 2));
             Var y = F.mul(x, 2.0);
             IllegalStateException e = assertThrows(IllegalStateException.class, y::backward);
@@ -116,7 +116,7 @@ class EngineTest extends LeakCheck {
 
     @Test
     void customStraightThroughFunction() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {0.4, 1.6, -2.5}, 3));
             Var r = new RoundSte().apply(x);
             assertArrayEquals(new double[] {0, 2, -2}, r.data().toDoubleArray());
@@ -128,7 +128,7 @@ class EngineTest extends LeakCheck {
 
     @Test
     void gradCheckCatchesAWrongBackward() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {0.5, -1.5}, 2));
             GradCheck.Result r = GradCheck.check(in -> new WrongSquare().apply(in[0]), 1e-6, 1e-6, 1e-5, x);
             assertFalse(r.passed(), r.worst());
@@ -144,7 +144,7 @@ class EngineTest extends LeakCheck {
             @Override protected Tensor[] backward(Tensor g) { return new Tensor[] {g.sum()}; }
             @Override public String name() { return "Bad"; }
         };
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {1, 2}, 2));
             Var y = F.sum(bad.apply(x));
             IllegalStateException e = assertThrows(IllegalStateException.class, y::backward);
@@ -155,7 +155,7 @@ class EngineTest extends LeakCheck {
 
     @Test
     void postAccumulateHookRunsOnceWithTheCompleteGradient() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.of(new double[] {1, 2}, 2));
             List<double[]> seen = new ArrayList<>();
             Var.HookHandle h = x.registerPostAccumulateGradHook(v -> seen.add(v.grad().toDoubleArray()));
@@ -208,7 +208,7 @@ class EngineTest extends LeakCheck {
         Var w = Var.param(Tensor.normal(DType.F32, rng, 0, 0.1, 8, 8).label(MemoryCategory.WEIGHTS));
         long act = Allocator.liveBytes(MemoryCategory.ACTIVATIONS);
         for (int step = 0; step < 3; step++) {
-            try (MemoryScope s = MemoryScope.open()) {
+            try (MemoryScope _ = MemoryScope.open()) {
                 Var x = new Var(Tensor.normal(DType.F32, rng, 0, 1, 4, 8));
                 F.mean(F.square(F.silu(F.linear(x, w)))).backward();
             }

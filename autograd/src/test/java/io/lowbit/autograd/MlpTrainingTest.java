@@ -43,7 +43,7 @@ class MlpTrainingTest extends LeakCheck {
             long act = Allocator.liveBytes(MemoryCategory.ACTIVATIONS);
             double first = 0, last = 0;
             for (int step = 0; step < steps; step++) {
-                try (MemoryScope s = MemoryScope.open()) {
+                try (MemoryScope _ = MemoryScope.open()) {
                     Var loss = F.crossEntropy(model.forward(new Var(x)), y);
                     loss.backward();
                     ClipGrad.clipGradNorm(model.parameters(), 1.0);
@@ -57,7 +57,7 @@ class MlpTrainingTest extends LeakCheck {
                 assertEquals(0, Allocator.liveBytes(MemoryCategory.GRADIENTS), "gradients freed after step " + step);
             }
             int correct = 0;
-            try (MemoryScope s = MemoryScope.open(); GradMode.Scope g = GradMode.noGrad()) {
+            try (MemoryScope _ = MemoryScope.open(); GradMode.Scope _ = GradMode.noGrad()) {
                 int[] pred = model.forward(new Var(x)).data().argmax(1, false).toIntArray();
                 for (int i = 0; i < n; i++) if (pred[i] == labels[i]) correct++;
             }

@@ -20,7 +20,7 @@ class TransformerBlockTest extends LeakCheck {
     @Test
     void transformerBlockGradientsMatchFiniteDifferences() {
         // RMSNorm -> GQA attention (4 query heads, 2 kv heads) with RoPE -> residual -> RMSNorm -> SwiGLU -> residual -> CE
-        try (TinyTransformer model = new TinyTransformer(1, 8, 4, 2, 12, 7, 16, 3, DType.F64); MemoryScope s = MemoryScope.open()) {
+        try (TinyTransformer model = new TinyTransformer(1, 8, 4, 2, 12, 7, 16, 3, DType.F64); MemoryScope _ = MemoryScope.open()) {
             Var x = Var.param(Tensor.normal(DType.F64, new Rng(4), 0, 1, 1, 5, 8));
             Tensor targets = Tensor.of(new int[] {1, 6, -100, 0, 3}, 1, 5);
             List<Var> inputs = new ArrayList<>();
@@ -42,7 +42,7 @@ class TransformerBlockTest extends LeakCheck {
             long[] peaks = new long[2], after = new long[2];
             for (int m = 0; m < 2; m++) {
                 long before = Allocator.liveBytes(MemoryCategory.ACTIVATIONS);
-                try (MemoryScope s = MemoryScope.open()) {
+                try (MemoryScope _ = MemoryScope.open()) {
                     Var loss = (m == 0 ? a : b).loss(new Var(x), targets);
                     Allocator.resetPeak();
                     if (m == 0) loss.backward();
@@ -87,7 +87,7 @@ class TransformerBlockTest extends LeakCheck {
                 inputs[m] = Var.param(x.copy());
                 long before = Allocator.liveBytes(MemoryCategory.ACTIVATIONS);
                 Allocator.resetPeak();
-                try (MemoryScope s = MemoryScope.open()) {
+                try (MemoryScope _ = MemoryScope.open()) {
                     models[m].loss(inputs[m], targets).backward();
                 }
                 peaks[m] = Allocator.peakBytes(MemoryCategory.ACTIVATIONS) - before;

@@ -72,7 +72,7 @@ class ModuleTest extends LeakCheck {
 
     @Test
     void replaceSwapsTheChildAndTheField() {
-        try (Model m = new Model(1, new Rng(2)); MemoryScope s = MemoryScope.open()) {
+        try (Model m = new Model(1, new Rng(2)); MemoryScope _ = MemoryScope.open()) {
             Module old = m.replace("layers.0.attn.q_proj", new Doubler());
             assertInstanceOf(Linear.class, old);
             Attn attn = m.layers.get(0).attn;
@@ -129,7 +129,7 @@ class ModuleTest extends LeakCheck {
     void trainAndEvalReachEveryModule() {
         Rng rng = new Rng(6);
         try (Sequential s = new Sequential(new Linear(3, 3, true, rng), new Dropout(0.5, rng.fork("dropout")));
-             MemoryScope scope = MemoryScope.open()) {
+             MemoryScope _ = MemoryScope.open()) {
             Var x = new Var(Tensor.full(DType.F32, 1.0, 8, 3));
             s.eval();
             for (Module m : s.namedModules().values()) assertFalse(m.isTraining());
@@ -146,7 +146,7 @@ class ModuleTest extends LeakCheck {
     @Test
     void linearMatchesPyTorchLayoutAndInit() {
         Rng rng = new Rng(7);
-        try (Linear big = new Linear(256, 128, true, rng); MemoryScope s = MemoryScope.open()) {
+        try (Linear big = new Linear(256, 128, true, rng); MemoryScope _ = MemoryScope.open()) {
             assertArrayEquals(new int[] {128, 256}, big.weight().shape());
             assertArrayEquals(new int[] {128}, big.bias().shape());
             double bound = 1 / Math.sqrt(256), sq = 0;
@@ -159,7 +159,7 @@ class ModuleTest extends LeakCheck {
             for (float v : big.bias().data().toFloatArray()) assertTrue(Math.abs(v) <= bound);
         }
         try (Linear l = new Linear(Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3), Tensor.of(new float[] {10, 20}, 2));
-             MemoryScope s = MemoryScope.open()) {
+             MemoryScope _ = MemoryScope.open()) {
             Var y = l.forward(new Var(Tensor.of(new float[] {1, 0, -1}, 1, 3)));
             assertArrayEquals(new float[] {1 - 3 + 10, 4 - 6 + 20}, y.data().toFloatArray()); // x·Wᵀ + b
         }
@@ -167,7 +167,7 @@ class ModuleTest extends LeakCheck {
 
     @Test
     void embeddingLooksUpRows() {
-        try (Embedding e = new Embedding(5, 3, new Rng(8)); MemoryScope s = MemoryScope.open()) {
+        try (Embedding e = new Embedding(5, 3, new Rng(8)); MemoryScope _ = MemoryScope.open()) {
             Var out = e.forward(Tensor.of(new int[] {4, 0, 4}, 3));
             assertArrayEquals(new int[] {3, 3}, out.shape());
             for (int j = 0; j < 3; j++) {

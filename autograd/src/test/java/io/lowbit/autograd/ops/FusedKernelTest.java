@@ -21,7 +21,7 @@ class FusedKernelTest extends LeakCheck {
 
     /** Runs op on F64 inputs and on their F32 copies; compares outputs and every input gradient. */
     private static void compare(Function<Var[], Var> op, double tol, Tensor... inputs64) {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var[] v64 = new Var[inputs64.length], v32 = new Var[inputs64.length];
             for (int i = 0; i < inputs64.length; i++) {
                 v64[i] = Var.param(inputs64[i]);
@@ -99,7 +99,7 @@ class FusedKernelTest extends LeakCheck {
     // ------------------------------------------------------------------ fused = composition (F64)
 
     private static void sameAs(Function<Var[], Var> fused, Function<Var[], Var> composed, Tensor... inputs) {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var[] a = new Var[inputs.length], b = new Var[inputs.length];
             for (int i = 0; i < inputs.length; i++) {
                 a[i] = Var.param(inputs[i]);
@@ -166,7 +166,7 @@ class FusedKernelTest extends LeakCheck {
     void ropeRotatesPairsByPositionAngle() {
         RopeTable inter = new RopeTable(4, 8, 100, RopeTable.Layout.INTERLEAVED);
         RopeTable half = new RopeTable(4, 8, 100, RopeTable.Layout.HALF);
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             // one token at position 2 (start 2), one head: pairs use θ_0 = 1 and θ_1 = 100^(-1/2) = 0.1
             double[] x = {1, 2, 3, 4};
             Var vi = F.rope(new Var(Tensor.of(x, 1, 1, 4)), inter, 2);
@@ -186,7 +186,7 @@ class FusedKernelTest extends LeakCheck {
     void attentionReadsStridedViewsInPlace() {
         // a KV cache [B, Tmax, Hkv, d] narrowed to the filled prefix, and q from a [B, H, T, d] layout
         Rng rng = new Rng(31);
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Tensor cacheK = Tensor.normal(DType.F32, rng, 0, 1, 2, 10, 2, 8), cacheV = Tensor.normal(DType.F32, rng, 0, 1, 2, 10, 2, 8);
             Tensor qBhtd = Tensor.normal(DType.F32, rng, 0, 1, 2, 4, 3, 8);
             Var q1 = Var.param(qBhtd.permute(0, 2, 1, 3)), k1 = Var.param(cacheK.narrow(1, 0, 6)), v1 = Var.param(cacheV.narrow(1, 0, 6));
@@ -206,7 +206,7 @@ class FusedKernelTest extends LeakCheck {
 
     @Test
     void attentionRejectsBadShapes() {
-        try (MemoryScope s = MemoryScope.open()) {
+        try (MemoryScope _ = MemoryScope.open()) {
             Var q = new Var(n(1, 1, 3, 3, 4)), k = new Var(n(2, 1, 3, 2, 4));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> F.causalAttention(q, k, k));
             assertTrue(e.getMessage().contains("[1, 3, 3, 4]") && e.getMessage().contains("[1, 3, 2, 4]"), e.getMessage());

@@ -54,7 +54,7 @@ class AdamW8bitTest extends LeakCheck {
         List<ParamGroup> groups = List.of(new ParamGroup(List.of(w), 1e-2, 0.0));
         try (Optimizer opt = eightBit ? new AdamW8bit(groups, 0.9, 0.999, 1e-8, 2048, 0) : new AdamW(groups, 0.9, 0.999, 1e-8)) {
             for (int s = 0; s < steps; s++) {
-                try (MemoryScope scope = MemoryScope.open()) {
+                try (MemoryScope _ = MemoryScope.open()) {
                     Var l = F.mean(F.square(F.sub(F.matmul(new Var(x), w), new Var(y))));
                     l.backward();
                     loss = l.item();

@@ -39,9 +39,9 @@ class PerLayerOptimizerTest extends LeakCheck {
                 total += bytes;
             }
             try (AdamW normal = new AdamW(pa, 1e-2, 0.9, 0.999, 1e-8, 0.01);
-                 PerLayerOptimizer perLayer = PerLayerOptimizer.attach(pb, ps -> new AdamW(ps, 1e-2, 0.9, 0.999, 1e-8, 0.01))) {
+                 PerLayerOptimizer _ = PerLayerOptimizer.attach(pb, ps -> new AdamW(ps, 1e-2, 0.9, 0.999, 1e-8, 0.01))) {
                 for (int step = 0; step < 3; step++) {
-                    try (MemoryScope s = MemoryScope.open()) {
+                    try (MemoryScope _ = MemoryScope.open()) {
                         Tensor x = Tensor.normal(DType.F32, data, 0, 1, 10, 16);
                         Tensor y = Tensor.normal(DType.F32, data, 0, 1, 10, 8);
                         Allocator.resetPeak();
