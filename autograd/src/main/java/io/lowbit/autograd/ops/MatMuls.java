@@ -65,7 +65,7 @@ final class MatMuls {
                 Tensor g2 = g.reshape(-1, g.size(-1));
                 if (needsInputGrad(0)) out[0] = s.keep(g2.matmul(w)).reshape(x.shape());
                 if (needsInputGrad(1)) out[1] = s.keep(g2.t().matmul(x.reshape(-1, x.size(-1))));
-                if (out.length > 2 && needsInputGrad(2)) out[2] = s.keep(g2.sum(0, false));
+                if (out.length > 2 && needsInputGrad(2)) out[2] = s.keep(Grads.sumTo(g2, new int[] {g2.size(1)}));
             }
             return out;
         }

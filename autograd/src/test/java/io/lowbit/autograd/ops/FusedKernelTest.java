@@ -65,7 +65,15 @@ class FusedKernelTest extends LeakCheck {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {1, 7, 33, 65, 129})
+    @ValueSource(ints = {1, 7, 31, 33, 63, 65, 127, 129})
+    void broadcastBackwardF32(int n) {
+        compare(in -> F.linear(in[0], in[1], in[2]), 2e-5, n(n, 3, n, 5), n(n + 1, 7, 5), n(n + 2, 7));
+        compare(in -> F.add(in[0], in[1]), 2e-6, n(n, 2, n, 3), n(n + 1, 3));
+        compare(in -> F.mul(in[0], in[1]), 2e-6, n(n, 4, n), n(n + 1, n));
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 31, 33, 63, 65, 127, 129})
     void swigluF32(int d) {
         compare(in -> F.swiglu(in[0], in[1]), 2e-5, n(d, 3, d), n(d + 1, 3, d));
     }

@@ -98,6 +98,53 @@ class AdamW8bitTest extends LeakCheck {
         w8.close();
     }
 
+    /** Block-wise update against a scalar reference written from the paper's description, on 3 blocks (the last partial). */
+    @Test
+    void blockwiseUpdateMatchesAScalarReference() {
+        int n = 700, block = 256;
+        Rng rng = new Rng(5);
+        DynamicQuantMap sm = DynamicQuantMap.signed(), um = DynamicQuantMap.unsigned();
+        float[] theta = new float[n];
+        for (int i = 0; i < n; i++) theta[i] = (float) rng.nextGaussian();
+        Var p = Var.param(Tensor.of(theta.clone(), n));
+        // reference state: dequantized moments as they would be stored
+        float[] mRef = new float[n], vRef = new float[n];
+        double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+        try (AdamW8bit opt = new AdamW8bit(List.of(new ParamGroup(List.of(p), lr, wd)), b1, b2, eps, block, 0)) {
+            for (int t = 1; t <= 3; t++) {
+                float[] g = new float[n];
+                for (int i = 0; i < n; i++) g[i] = (float) (rng.nextGaussian() * Math.pow(10, -rng.nextInt(4)));
+                p.setGrad(Tensor.of(g.clone(), n));
+                opt.step();
+                for (int start = 0; start < n; start += block) {
+                    int end = Math.min(n, start + block);
+                    float[] m = new float[end - start], v = new float[end - start];
+                    float mMax = 0, vMax = 0;
+                    for (int i = start; i < end; i++) {
+                        m[i - start] = (float) (b1 * mRef[i] + (1 - b1) * g[i]);
+                        v[i - start] = (float) (b2 * vRef[i] + (1 - b2) * g[i] * g[i]);
+                        mMax = Math.max(mMax, Math.abs(m[i - start]));
+                        vMax = Math.max(vMax, v[i - start]);
+                        double mHat = m[i - start] / (1 - Math.pow(b1, t)), vHat = v[i - start] / (1 - Math.pow(b2, t));
+                        theta[i] = (float) (theta[i] * (1 - lr * wd) - lr * mHat / (Math.sqrt(vHat) + eps));
+                    }
+                    for (int i = start; i < end; i++) { // requantize: nearest code of value / absmax, times absmax
+                        mRef[i] = sm.decode(sm.encode(m[i - start] / mMax)) * mMax;
+                        vRef[i] = um.decode(um.encode(v[i - start] / vMax)) * vMax;
+                    }
+                }
+                for (int i = 0; i < n; i++)
+                    assertEquals(theta[i], p.data().getFloat(i), 1e-5 * (1 + Math.abs(theta[i])), "parameter " + i + " at step " + t);
+            }
+            Tensor codes = opt.state(p).tensors().get("exp_avg_code"), scales = opt.state(p).tensors().get("exp_avg_absmax");
+            assertEquals(DType.U8, codes.dtype());
+            assertArrayEquals(new int[] {3}, scales.shape());
+            for (int i = 0; i < n; i++)
+                assertEquals(mRef[i], sm.decode((int) codes.getDouble(i)) * scales.getFloat(i / block), 1e-6f * Math.abs(mRef[i]) + 1e-12f);
+        }
+        p.close();
+    }
+
     @Test
     void smallParametersKeepFp32Moments() {
         Var p = Var.param(Tensor.zeros(DType.F32, 10));
