@@ -77,6 +77,12 @@ final class Pointwise extends Function {
 
     @Override
     protected Tensor forward(Tensor... in) {
+        if (PointwiseF32.handles(kind, in[0])) {
+            Tensor x = in[0].contiguous(); // saved contiguous (a copy is owned by this node)
+            Tensor y = PointwiseF32.forward(kind, x);
+            saveForBackward(x, y);
+            return y;
+        }
         Tensor y = kind.f(in[0]);
         saveForBackward(in[0], y);
         return y;
@@ -84,6 +90,7 @@ final class Pointwise extends Function {
 
     @Override
     protected Tensor[] backward(Tensor g) {
+        if (PointwiseF32.handles(kind, saved(0))) return new Tensor[] {PointwiseF32.backward(kind, saved(0), saved(1), g)};
         try (MemoryScope s = MemoryScope.open()) {
             return new Tensor[] {s.keep(kind.df(saved(0), saved(1), g))};
         }

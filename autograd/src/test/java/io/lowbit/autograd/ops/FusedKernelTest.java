@@ -74,6 +74,15 @@ class FusedKernelTest extends LeakCheck {
 
     @ParameterizedTest
     @ValueSource(ints = {1, 7, 31, 33, 63, 65, 127, 129})
+    void exponentialPointwiseF32(int n) {
+        compare(in -> F.exp(in[0]), 2e-6, n(n, 3, n));
+        compare(in -> F.sigmoid(in[0]), 2e-6, n(n, 3, n));
+        compare(in -> F.silu(in[0]), 2e-6, n(n, 3, n));
+        compare(in -> F.silu(F.transpose(in[0], 0, 1)), 2e-6, n(n, 3, n)); // strided input
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 31, 33, 63, 65, 127, 129})
     void swigluF32(int d) {
         compare(in -> F.swiglu(in[0], in[1]), 2e-5, n(d, 3, d), n(d + 1, 3, d));
     }
