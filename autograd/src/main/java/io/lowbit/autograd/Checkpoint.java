@@ -53,6 +53,11 @@ public final class Checkpoint {
         }
 
         @Override
+        boolean recordsWithoutGradInputs() {
+            return true; // the segment's parameters are not inputs of this node
+        }
+
+        @Override
         protected Tensor forward(Tensor... in) {
             for (int i = 0; i < positions.length; i++) positions[i] = rngs.get(i).position();
             try (MemoryScope scope = MemoryScope.open()) {
@@ -76,13 +81,13 @@ public final class Checkpoint {
                 Var[] leaves = new Var[grads.length];
                 for (int i = 0; i < leaves.length; i++) {
                     Tensor x = saved(i);
-                    leaves[i] = new Var(x.expand(x.shape()), needsInputGrad(i));
+                    leaves[i] = new Var(x.expand(x.shape()), needsInputGrad(i)).gradCategory(MemoryCategory.ACTIVATIONS);
                 }
                 Var out = segment.apply(leaves);
                 if (out.requiresGrad()) out.backward(g);
                 for (int i = 0; i < leaves.length; i++) {
                     Tensor gi = leaves[i].grad();
-                    grads[i] = gi == null ? null : gi.label(MemoryCategory.ACTIVATIONS); // leaf grads escape every scope
+                    grads[i] = gi; // an activation gradient that escaped every scope: the engine frees it
                 }
             } finally {
                 for (int i = 0; i < positions.length; i++) rngs.get(i).seek(now[i]);

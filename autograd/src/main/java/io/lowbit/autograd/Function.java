@@ -133,7 +133,7 @@ public abstract class Function {
             if (out == d) out = out.expand(out.shape());
             if (out.storage() == d.storage()) fresh = false;
         }
-        if (!any) {
+        if (!any && !(record && recordsWithoutGradInputs())) {
             freeOwnedSaved(Collections.emptySet(), in, out);
             saved.clear();
             needsInputGrad = new boolean[in.length];
@@ -163,6 +163,14 @@ public abstract class Function {
     }
 
     // ------------------------------------------------------------------ engine side
+
+    /**
+     * True for nodes that must be recorded whenever grad mode is on, even when no input requires grad:
+     * a checkpointed segment uses parameters that are not its inputs.
+     */
+    boolean recordsWithoutGradInputs() {
+        return false;
+    }
 
     Var[] inputs() {
         return inputs;

@@ -30,6 +30,7 @@ public class Var implements AutoCloseable {
     private boolean requiresGrad;
     private Tensor grad;
     private List<Consumer<Var>> hooks;
+    private MemoryCategory gradCategory = MemoryCategory.GRADIENTS;
 
     /** A leaf that does not require grad (an input, a constant). */
     public Var(Tensor data) {
@@ -126,12 +127,18 @@ public class Var implements AutoCloseable {
         grad = g == null ? null : MemoryScope.escape(g).label(MemoryCategory.GRADIENTS);
     }
 
+    /** Counts this leaf's gradient under {@code c} (checkpointing's stand-in leaves hold activation gradients). */
+    Var gradCategory(MemoryCategory c) {
+        gradCategory = c;
+        return this;
+    }
+
     /** Adds {@code g} into the gradient, allocating it (escaping any scope) on first use. */
     void accumulateGrad(Tensor g) {
         if (!Arrays.equals(g.shape(), data.shape()))
             throw new IllegalStateException("gradient of shape " + Arrays.toString(g.shape()) + " for a leaf of shape " + Arrays.toString(data.shape()));
         if (grad == null) {
-            grad = MemoryScope.escape(Tensor.empty(data.dtype(), MemoryCategory.GRADIENTS, data.shape()));
+            grad = MemoryScope.escape(Tensor.empty(data.dtype(), gradCategory, data.shape()));
             grad.copyFrom(g);
         } else {
             grad.addInPlace(g);

@@ -192,6 +192,26 @@ class EngineTest extends LeakCheck {
     }
 
     @Test
+    void checkpointedSegmentWithConstantInputStillTrainsItsParameters() {
+        try (MemoryScope _ = MemoryScope.open()) {
+            Var w = Var.param(Tensor.of(new double[] {0.5, -1, 2, 0.25}, 2, 2));
+            Var x = new Var(Tensor.of(new double[] {1, 2, 3, 4}, 2, 2)); // does not require grad
+            Checkpoint.Segment seg = in -> F.tanh(F.linear(in[0], w));
+            F.sum(F.square(seg.apply(x))).backward();
+            double[] plain = w.grad().toDoubleArray();
+            w.zeroGrad();
+            Var y = Checkpoint.checkpoint(seg, x);
+            assertTrue(y.requiresGrad(), "recorded although its only input is a constant");
+            F.sum(F.square(y)).backward();
+            assertArrayEquals(plain, w.grad().toDoubleArray());
+            w.zeroGrad();
+            try (GradMode.Scope _ = GradMode.noGrad()) {
+                assertFalse(Checkpoint.checkpoint(seg, x).requiresGrad(), "not recorded under noGrad");
+            }
+        }
+    }
+
+    @Test
     void droppedGraphLeaksNothing() {
         long start = Allocator.liveBytes();
         Var x = Var.param(Tensor.of(new float[] {1, 2, 3, 4}, 2, 2));

@@ -3,6 +3,8 @@ package io.lowbit.autograd;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.lowbit.autograd.nn.Parameter;
+import io.lowbit.autograd.optim.AdamW;
+import io.lowbit.autograd.optim.PerLayerOptimizer;
 import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
@@ -61,6 +63,40 @@ class TransformerBlockTest extends LeakCheck {
             Map<String, Parameter> pa = a.namedParameters(), pb = b.namedParameters();
             for (String k : pa.keySet())
                 assertArrayEquals(pa.get(k).grad().toFloatArray(), pb.get(k).grad().toFloatArray(), "gradient of " + k);
+            x.close();
+            targets.close();
+        }
+    }
+
+    @Test
+    void perLayerUpdatesInsideCheckpointedBackwardMatchANormalStep() {
+        try (TinyTransformer a = new TinyTransformer(2, 32, 4, 2, 48, 20, 16, 21, DType.F32);
+             TinyTransformer b = new TinyTransformer(2, 32, 4, 2, 48, 20, 16, 21, DType.F32)) {
+            b.checkpoint = true; // hooks fire inside each segment's recomputation backward
+            Tensor x = Tensor.normal(DType.F32, new Rng(22), 0, 1, 2, 12, 32);
+            int[] tg = new int[24];
+            for (int i = 0; i < tg.length; i++) tg[i] = (i * 5) % 20;
+            Tensor targets = Tensor.of(tg, 2, 12);
+            try (AdamW normal = new AdamW(a.parameters(), 1e-2, 0.9, 0.999, 1e-8, 0.01);
+                 PerLayerOptimizer perLayer = PerLayerOptimizer.attach(b.parameters(), ps -> new AdamW(ps, 1e-2, 0.9, 0.999, 1e-8, 0.01))) {
+                for (int step = 0; step < 2; step++) {
+                    try (MemoryScope _ = MemoryScope.open()) {
+                        a.loss(new Var(x), targets).backward();
+                        normal.step();
+                        normal.zeroGrad();
+                        Allocator.resetPeak();
+                        b.loss(new Var(x), targets).backward();
+                        long largest = 0;
+                        for (Parameter p : b.parameters()) largest = Math.max(largest, (p.numel() * 4 + 63) / 64 * 64);
+                        assertEquals(largest, Allocator.peakBytes(MemoryCategory.GRADIENTS));
+                    }
+                    Map<String, Parameter> pa = a.namedParameters(), pb = b.namedParameters();
+                    for (String k : pa.keySet()) {
+                        assertNull(pb.get(k).grad());
+                        assertArrayEquals(pa.get(k).data().toFloatArray(), pb.get(k).data().toFloatArray(), k + " after step " + step);
+                    }
+                }
+            }
             x.close();
             targets.close();
         }
