@@ -14,8 +14,10 @@ import java.util.List;
  * the recomputation runs the same kernels on the same inputs.
  *
  * <p>Parameters used inside the segment receive their gradients (and run their hooks) during the
- * recomputation's backward. A segment that draws random numbers (dropout) must name its {@link Rng}s so
- * the recomputation replays the same draws.
+ * recomputation's backward, so a checkpointed node is recorded whenever grad mode is on, even if none of
+ * its inputs requires grad. A parameter shared by several segments gets one post-accumulate-hook call per
+ * segment. A segment that draws random numbers (dropout) must name its {@link Rng}s so the recomputation
+ * replays the same draws.
  */
 public final class Checkpoint {
     private Checkpoint() {}

@@ -10,7 +10,8 @@ import java.util.function.Function;
  * optimizer-in-backward recipe): every parameter gets its own optimizer, and a post-accumulate-grad hook
  * steps it and frees the gradient as soon as backward has finished that parameter. Gradients of different
  * parameters therefore never coexist, so gradient memory is one parameter's worth. There is no gradient
- * accumulation across backward calls and no global clipping in this mode.
+ * accumulation across backward calls and no global clipping in this mode, and a parameter shared by two
+ * checkpointed segments is stepped once per segment.
  * <pre>{@code
  * try (var opt = PerLayerOptimizer.attach(model.parameters(), ps -> new AdamW8bit(ps))) {
  *     loss.backward();   // parameters are updated during this call
