@@ -180,6 +180,25 @@ class FusedKernelTest extends LeakCheck {
     }
 
     @Test
+    void crossEntropyEdgeCases() {
+        try (MemoryScope _ = MemoryScope.open()) {
+            Var x = Var.param(Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3));
+            Var all = F.crossEntropy(x, Tensor.of(new int[] {-100, -100}, 2));
+            assertTrue(Double.isNaN(all.item()), "mean over no rows is NaN (as in PyTorch)");
+            all.backward();
+            for (float v : x.grad().toFloatArray()) assertEquals(0f, v);
+            x.zeroGrad();
+            // one row: loss = logsumexp(4, 5, 6) − 6
+            double lse = Math.log(Math.exp(4) + Math.exp(5) + Math.exp(6));
+            assertEquals(lse - 6, F.crossEntropy(x, Tensor.of(new int[] {-100, 2}, 2)).item(), 1e-6);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> F.crossEntropy(x, Tensor.of(new int[] {0, 3}, 2)));
+            assertTrue(e.getMessage().contains("target 3"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> F.crossEntropy(x, Tensor.of(new int[] {0, 1, 2}, 3)));
+            assertTrue(e.getMessage().contains("2 rows") && e.getMessage().contains("3 targets"), e.getMessage());
+        }
+    }
+
+    @Test
     void ropeRotatesPairsByPositionAngle() {
         RopeTable inter = new RopeTable(4, 8, 100, RopeTable.Layout.INTERLEAVED);
         RopeTable half = new RopeTable(4, 8, 100, RopeTable.Layout.HALF);
