@@ -115,6 +115,7 @@ final class Engine {
                 Var[] in = f.inputs();
                 Tensor[] gi = null;
                 if (g != null) {
+                    if (f.output().retainsGrad()) f.output().accumulateGrad(g);
                     gi = f.runBackward(g);
                     check(f, gi);
                     for (Tensor t : gi) if (t != null) flight.acquire(t);

@@ -31,6 +31,7 @@ public class Var implements AutoCloseable {
     private Tensor grad;
     private List<Consumer<Var>> hooks;
     private MemoryCategory gradCategory = MemoryCategory.GRADIENTS;
+    private boolean retainsGrad;
 
     /** A leaf that does not require grad (an input, a constant). */
     public Var(Tensor data) {
@@ -127,6 +128,23 @@ public class Var implements AutoCloseable {
         grad = g == null ? null : MemoryScope.escape(g).label(MemoryCategory.GRADIENTS);
     }
 
+    /**
+     * Keeps the gradient of this intermediate result during backward (PyTorch's {@code retain_grad}); read
+     * it with {@link #grad()}. It is an activation: it belongs to the open {@link MemoryScope} (or is freed
+     * with this Var). Leaves always keep their gradient.
+     */
+    public Var retainGrad() {
+        if (!isLeaf()) {
+            retainsGrad = true;
+            gradCategory = MemoryCategory.ACTIVATIONS;
+        }
+        return this;
+    }
+
+    boolean retainsGrad() {
+        return retainsGrad;
+    }
+
     /** Counts this leaf's gradient under {@code c} (checkpointing's stand-in leaves hold activation gradients). */
     Var gradCategory(MemoryCategory c) {
         gradCategory = c;
@@ -138,7 +156,8 @@ public class Var implements AutoCloseable {
         if (!Arrays.equals(g.shape(), data.shape()))
             throw new IllegalStateException("gradient of shape " + Arrays.toString(g.shape()) + " for a leaf of shape " + Arrays.toString(data.shape()));
         if (grad == null) {
-            grad = MemoryScope.escape(Tensor.empty(data.dtype(), gradCategory, data.shape()));
+            grad = Tensor.empty(data.dtype(), gradCategory, data.shape());
+            if (!retainsGrad) MemoryScope.escape(grad); // a leaf's gradient outlives the step scope
             grad.copyFrom(g);
         } else {
             grad.addInPlace(g);

@@ -212,6 +212,23 @@ class EngineTest extends LeakCheck {
     }
 
     @Test
+    void retainGradKeepsAnIntermediateGradient() {
+        long start = Allocator.liveBytes();
+        try (MemoryScope _ = MemoryScope.open()) {
+            Var x = Var.param(Tensor.of(new double[] {1, 2, 3}, 3));
+            Var h = F.mul(x, 2.0).retainGrad();
+            Var y = F.mul(h, h); // d sum(h²)/dh = 2h = 4x
+            F.sum(y).backward();
+            assertArrayEquals(new double[] {4, 8, 12}, h.grad().toDoubleArray());
+            assertEquals(MemoryCategory.ACTIVATIONS, h.grad().category());
+            assertArrayEquals(new double[] {8, 16, 24}, x.grad().toDoubleArray());
+            assertNull(y.grad(), "other intermediates keep none");
+            x.zeroGrad();
+        }
+        assertEquals(start, Allocator.liveBytes(), "a retained gradient dies with the step scope");
+    }
+
+    @Test
     void droppedGraphLeaksNothing() {
         long start = Allocator.liveBytes();
         Var x = Var.param(Tensor.of(new float[] {1, 2, 3, 4}, 2, 2));

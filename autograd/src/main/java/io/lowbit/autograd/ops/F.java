@@ -127,6 +127,9 @@ public final class F {
         return new Dropout(p, rng).apply(x);
     }
 
+    /** Mean squared error mean((a − b)²) over all elements (PyTorch's {@code mse_loss}, reduction "mean"). */
+    public static Var mseLoss(Var a, Var b) { return mean(square(sub(a, b))); }
+
     /** Mean cross-entropy of logits [..., V] against I32 targets [...]. */
     public static Var crossEntropy(Var logits, Tensor targets) { return crossEntropy(logits, targets, -100); }
 

@@ -154,6 +154,11 @@ class OpsGradCheckTest extends LeakCheck {
     }
 
     @Test
+    void mseLoss() {
+        check(in -> F.mseLoss(in[0], in[1]), p(3, 4), p(3, 4));
+    }
+
+    @Test
     void dropout() {
         check(in -> F.dropout(in[0], 0.4, new Rng(7), true), p(4, 5));
     }
