@@ -25,6 +25,7 @@ public final class Checkpoint {
     /** A piece of the forward pass: Vars in, one Var out. */
     @FunctionalInterface
     public interface Segment {
+        /** Computes the segment's output from its inputs. */
         Var apply(Var... inputs);
     }
 

@@ -26,6 +26,7 @@ public final class GradCheck {
     /** The function under test. */
     @FunctionalInterface
     public interface Fn {
+        /** Computes the output to check from the inputs. */
         Var apply(Var... inputs);
     }
 

@@ -103,10 +103,15 @@ public class Var implements AutoCloseable {
         return gradFn;
     }
 
+    /** The data's shape. */
     public int[] shape() { return data.shape(); }
+    /** Size of dimension {@code d} (negative counts from the end). */
     public int size(int d) { return data.size(d); }
+    /** Number of dimensions. */
     public int dim() { return data.dim(); }
+    /** Number of elements. */
     public long numel() { return data.numel(); }
+    /** The data's element type. */
     public DType dtype() { return data.dtype(); }
     /** The single value of a one-element Var. */
     public double item() { return data.item(); }
@@ -260,31 +265,58 @@ public class Var implements AutoCloseable {
 
     // ------------------------------------------------------------------ fluent ops (see F)
 
+    /** {@code F.add(this, o)}. */
     public Var add(Var o) { return F.add(this, o); }
+    /** {@code F.sub(this, o)}. */
     public Var sub(Var o) { return F.sub(this, o); }
+    /** {@code F.mul(this, o)}. */
     public Var mul(Var o) { return F.mul(this, o); }
+    /** {@code F.div(this, o)}. */
     public Var div(Var o) { return F.div(this, o); }
+    /** {@code F.add(this, c)}. */
     public Var add(double c) { return F.add(this, c); }
+    /** {@code F.mul(this, c)}. */
     public Var mul(double c) { return F.mul(this, c); }
+    /** {@code F.pow(this, p)}. */
     public Var pow(double p) { return F.pow(this, p); }
+    /** {@code F.neg(this)}. */
     public Var neg() { return F.neg(this); }
+    /** {@code F.exp(this)}. */
     public Var exp() { return F.exp(this); }
+    /** {@code F.log(this)}. */
     public Var log() { return F.log(this); }
+    /** {@code F.sqrt(this)}. */
     public Var sqrt() { return F.sqrt(this); }
+    /** {@code F.tanh(this)}. */
     public Var tanh() { return F.tanh(this); }
+    /** {@code F.sigmoid(this)}. */
     public Var sigmoid() { return F.sigmoid(this); }
+    /** {@code F.relu(this)}. */
     public Var relu() { return F.relu(this); }
+    /** {@code F.silu(this)}. */
     public Var silu() { return F.silu(this); }
+    /** {@code F.square(this)}. */
     public Var square() { return F.square(this); }
+    /** {@code F.sum(this)}. */
     public Var sum() { return F.sum(this); }
+    /** {@code F.sum(this, dim, keepdim)}. */
     public Var sum(int dim, boolean keepdim) { return F.sum(this, dim, keepdim); }
+    /** {@code F.mean(this)}. */
     public Var mean() { return F.mean(this); }
+    /** {@code F.mean(this, dim, keepdim)}. */
     public Var mean(int dim, boolean keepdim) { return F.mean(this, dim, keepdim); }
+    /** {@code F.matmul(this, o)}. */
     public Var matmul(Var o) { return F.matmul(this, o); }
+    /** {@code F.reshape(this, shape)}. */
     public Var reshape(int... shape) { return F.reshape(this, shape); }
+    /** {@code F.transpose(this, d0, d1)}. */
     public Var transpose(int d0, int d1) { return F.transpose(this, d0, d1); }
+    /** {@code F.permute(this, order)}. */
     public Var permute(int... order) { return F.permute(this, order); }
+    /** {@code F.narrow(this, dim, start, length)}. */
     public Var narrow(int dim, int start, int length) { return F.narrow(this, dim, start, length); }
+    /** {@code F.softmax(this, dim)}. */
     public Var softmax(int dim) { return F.softmax(this, dim); }
+    /** {@code F.logSoftmax(this, dim)}. */
     public Var logSoftmax(int dim) { return F.logSoftmax(this, dim); }
 }

@@ -10,14 +10,17 @@ import io.lowbit.tensor.Tensor;
 public class Embedding extends Module {
     private final Parameter weight;
 
+    /** An F32 table initialized N(0, 1) from {@code rng}. */
     public Embedding(int numEmbeddings, int dim, Rng rng) {
         this(numEmbeddings, dim, rng, DType.F32);
     }
 
+    /** A table of the given dtype initialized N(0, 1) from {@code rng}. */
     public Embedding(int numEmbeddings, int dim, Rng rng, DType dtype) {
         weight = registerParameter("weight", new Parameter(Tensor.normal(dtype, rng, 0, 1, numEmbeddings, dim)));
     }
 
+    /** The table [numEmbeddings, dim]. */
     public Parameter weight() { return weight; }
 
     /** Rows for the I32 ids: [ids..., dim]. */

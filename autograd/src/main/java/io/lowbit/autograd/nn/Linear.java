@@ -12,6 +12,7 @@ import io.lowbit.tensor.Tensor;
  * drawn from the given stream, weight first.
  */
 public class Linear extends Layer {
+    /** Input and output sizes. */
     public final int inFeatures, outFeatures;
     private final Parameter weight;
     private final Parameter bias;
@@ -21,6 +22,7 @@ public class Linear extends Layer {
         this(inFeatures, outFeatures, bias, rng, DType.F32);
     }
 
+    /** A layer of the given dtype with PyTorch's default initialization. */
     public Linear(int inFeatures, int outFeatures, boolean bias, Rng rng, DType dtype) {
         if (inFeatures <= 0 || outFeatures <= 0)
             throw new IllegalArgumentException("Linear(" + inFeatures + ", " + outFeatures + "): sizes must be positive");
@@ -40,6 +42,7 @@ public class Linear extends Layer {
         this.bias = bias == null ? null : registerParameter("bias", new Parameter(bias));
     }
 
+    /** The weight [out, in]. */
     public Parameter weight() { return weight; }
 
     /** The bias, or null. */

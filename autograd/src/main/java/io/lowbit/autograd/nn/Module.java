@@ -186,6 +186,7 @@ public abstract class Module implements AutoCloseable {
         return train(false);
     }
 
+    /** True in training mode (the default). */
     public boolean isTraining() {
         return training;
     }

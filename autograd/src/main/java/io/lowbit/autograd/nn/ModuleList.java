@@ -18,6 +18,7 @@ public class ModuleList<M extends Module> extends Module implements Iterable<M> 
         return (M) children().get(Integer.toString(i));
     }
 
+    /** Number of modules. */
     public int size() {
         return children().size();
     }

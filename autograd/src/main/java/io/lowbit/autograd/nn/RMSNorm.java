@@ -10,17 +10,21 @@ public class RMSNorm extends Layer {
     private final Parameter weight;
     private final double eps;
 
+    /** An F32 norm over {@code dim} features. */
     public RMSNorm(int dim, double eps) {
         this(dim, eps, DType.F32);
     }
 
+    /** A norm over {@code dim} features with a gain of the given dtype. */
     public RMSNorm(int dim, double eps, DType dtype) {
         this.eps = eps;
         weight = registerParameter("weight", new Parameter(Tensor.full(dtype, 1.0, dim)));
     }
 
+    /** The gain [dim]. */
     public Parameter weight() { return weight; }
 
+    /** The ε added to mean(x²). */
     public double eps() { return eps; }
 
     @Override

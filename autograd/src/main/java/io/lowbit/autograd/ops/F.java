@@ -37,17 +37,27 @@ public final class F {
 
     // ------------------------------------------------------------------ pointwise
 
+    /** −x. */
     public static Var neg(Var x) { return pointwise(Pointwise.Kind.NEG, x); }
+    /** eˣ. */
     public static Var exp(Var x) { return pointwise(Pointwise.Kind.EXP, x); }
+    /** Natural logarithm. */
     public static Var log(Var x) { return pointwise(Pointwise.Kind.LOG, x); }
+    /** √x. */
     public static Var sqrt(Var x) { return pointwise(Pointwise.Kind.SQRT, x); }
+    /** 1/√x. */
     public static Var rsqrt(Var x) { return pointwise(Pointwise.Kind.RSQRT, x); }
+    /** Hyperbolic tangent. */
     public static Var tanh(Var x) { return pointwise(Pointwise.Kind.TANH, x); }
+    /** 1/(1 + e^(−x)). */
     public static Var sigmoid(Var x) { return pointwise(Pointwise.Kind.SIGMOID, x); }
+    /** max(x, 0). */
     public static Var relu(Var x) { return pointwise(Pointwise.Kind.RELU, x); }
     /** x·sigmoid(x). */
     public static Var silu(Var x) { return pointwise(Pointwise.Kind.SILU, x); }
+    /** x². */
     public static Var square(Var x) { return pointwise(Pointwise.Kind.SQUARE, x); }
+    /** |x|. */
     public static Var abs(Var x) { return pointwise(Pointwise.Kind.ABS, x); }
 
     private static Var pointwise(Pointwise.Kind k, Var x) { return new Pointwise(k).apply(x); }
@@ -69,7 +79,9 @@ public final class F {
     public static Var reshape(Var x, int... shape) { return new Views.Reshape(shape).apply(x); }
     /** Alias of {@link #reshape} (PyTorch's view). */
     public static Var view(Var x, int... shape) { return reshape(x, shape); }
+    /** Swaps two dimensions (a view). */
     public static Var transpose(Var x, int d0, int d1) { return new Views.Permute(Views.Permute.swap(x.dim(), d0, d1)).apply(x); }
+    /** Reorders dimensions (a view). */
     public static Var permute(Var x, int... order) { return new Views.Permute(order).apply(x); }
     /** Elements [start, start+length) along dim. */
     public static Var narrow(Var x, int dim, int start, int length) { return new Views.Narrow(dim, start, length).apply(x); }
@@ -93,7 +105,9 @@ public final class F {
 
     // ------------------------------------------------------------------ nn
 
+    /** Softmax along dim. */
     public static Var softmax(Var x, int dim) { return new Softmax(dim, false).apply(x); }
+    /** Log-softmax along dim. */
     public static Var logSoftmax(Var x, int dim) { return new Softmax(dim, true).apply(x); }
 
     /** Rows of {@code weight} [V, D] picked by I32 {@code ids}: result [ids..., D]. */

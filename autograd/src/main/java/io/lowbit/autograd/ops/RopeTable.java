@@ -52,9 +52,13 @@ public final class RopeTable {
             }
     }
 
+    /** Head size d. */
     public int headDim() { return headDim; }
+    /** Number of tabulated positions. */
     public int maxSeqLen() { return maxSeqLen; }
+    /** Base θ. */
     public double theta() { return theta; }
+    /** Pair layout. */
     public Layout layout() { return layout; }
 
     /** cos of the angle of pair i at position p. */

@@ -19,6 +19,7 @@ import java.util.List;
  * State per parameter: "exp_avg" (m) and "exp_avg_sq" (v) in the parameter's dtype.
  */
 public class AdamW extends Optimizer {
+    /** Moment decay rates β₁, β₂ and the denominator's ε. */
     protected final double beta1, beta2, eps;
 
     /** PyTorch defaults. */
@@ -26,6 +27,7 @@ public class AdamW extends Optimizer {
         this(params, 1e-3, 0.9, 0.999, 1e-8, 1e-2);
     }
 
+    /** One group with the given hyperparameters. */
     public AdamW(List<? extends Var> params, double lr, double beta1, double beta2, double eps, double weightDecay) {
         this(List.of(new ParamGroup(params, lr, weightDecay)), beta1, beta2, eps);
     }

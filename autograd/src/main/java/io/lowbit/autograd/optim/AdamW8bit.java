@@ -29,6 +29,10 @@ public class AdamW8bit extends AdamW {
         this(List.of(new ParamGroup(params, 1e-3, 1e-2)), 0.9, 0.999, 1e-8, 2048, 4096);
     }
 
+    /**
+     * @param blockSize        values per absmax block (2048 in bitsandbytes; 256 is finer)
+     * @param minQuantizedSize parameters with fewer values keep fp32 moments (0 quantizes everything)
+     */
     public AdamW8bit(List<ParamGroup> groups, double beta1, double beta2, double eps, int blockSize, long minQuantizedSize) {
         super(groups, beta1, beta2, eps);
         if (blockSize <= 0) throw new IllegalArgumentException("block size must be positive, got " + blockSize);
@@ -36,6 +40,7 @@ public class AdamW8bit extends AdamW {
         this.minQuantizedSize = minQuantizedSize;
     }
 
+    /** Values per absmax block. */
     public int blockSize() {
         return blockSize;
     }

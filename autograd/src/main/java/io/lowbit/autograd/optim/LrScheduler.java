@@ -12,10 +12,12 @@ public final class LrScheduler {
     private final Schedule schedule;
     private long step;
 
+    /** Schedules every group of the given optimizers and applies step 0. */
     public LrScheduler(Schedule schedule, Optimizer... optimizers) {
         this(schedule, List.of(optimizers));
     }
 
+    /** Schedules every group of the given optimizers (e.g. a {@link PerLayerOptimizer}'s) and applies step 0. */
     public LrScheduler(Schedule schedule, List<? extends Optimizer> optimizers) {
         this.schedule = schedule;
         this.optimizers = List.copyOf(optimizers);

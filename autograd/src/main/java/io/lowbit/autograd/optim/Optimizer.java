@@ -44,6 +44,7 @@ public abstract class Optimizer implements AutoCloseable {
     private final Map<Var, State> state = new IdentityHashMap<>();
     private final Map<Var, ParamGroup> groupOf = new IdentityHashMap<>();
 
+    /** An optimizer over the given groups (a parameter may be in one group only). */
     protected Optimizer(List<ParamGroup> groups) {
         if (groups.isEmpty()) throw new IllegalArgumentException("optimizer without parameter groups");
         this.groups = List.copyOf(groups);
@@ -54,6 +55,7 @@ public abstract class Optimizer implements AutoCloseable {
             }
     }
 
+    /** The parameter groups (their learning rates are mutable). */
     public List<ParamGroup> paramGroups() {
         return groups;
     }
