@@ -13,6 +13,7 @@ public final class ParamGroup {
     private double lr;
     private final double weightDecay;
 
+    /** A group of leaves with learning rate {@code lr} and weight decay {@code weightDecay}. */
     public ParamGroup(List<? extends Var> params, double lr, double weightDecay) {
         if (params.isEmpty()) throw new IllegalArgumentException("a parameter group needs at least one parameter");
         if (!(lr >= 0)) throw new IllegalArgumentException("learning rate must be >= 0, got " + lr);
@@ -24,9 +25,13 @@ public final class ParamGroup {
         this.weightDecay = weightDecay;
     }
 
+    /** The parameters. */
     public List<Var> params() { return params; }
+    /** The current learning rate. */
     public double lr() { return lr; }
+    /** The configured learning rate (schedules multiply this). */
     public double initialLr() { return initialLr; }
+    /** The weight decay λ. */
     public double weightDecay() { return weightDecay; }
 
     /** Sets the current learning rate (schedules call this). */

@@ -28,10 +28,12 @@ public class SGD extends Optimizer {
         this(params, lr, 0, 0, 0, false);
     }
 
+    /** One group with the given hyperparameters. */
     public SGD(List<? extends Var> params, double lr, double momentum, double dampening, double weightDecay, boolean nesterov) {
         this(List.of(new ParamGroup(params, lr, weightDecay)), momentum, dampening, nesterov);
     }
 
+    /** Several groups with their own lr / weight decay and shared momentum settings. */
     public SGD(List<ParamGroup> groups, double momentum, double dampening, boolean nesterov) {
         super(groups);
         if (nesterov && (momentum <= 0 || dampening != 0))

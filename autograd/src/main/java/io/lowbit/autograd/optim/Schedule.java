@@ -5,6 +5,7 @@ package io.lowbit.autograd.optim;
  */
 @FunctionalInterface
 public interface Schedule {
+    /** The factor applied to the initial learning rate at {@code step}. */
     double multiplier(long step);
 
     /** Always 1. */
