@@ -7,8 +7,11 @@ package io.lowbit.autograd.ops;
  * {@link Layout#HALF} (elements i and i + d/2: Hugging Face's {@code rotate_half}). Checkpoints
  * converted between the two permute the q/k projection rows; the rotation itself is the same.
  *
- * <p>Angles are computed in double and stored as double (F64 path) and float (F32 path). Tables live on
- * the heap: they are small ({@code maxSeqLen·d/2} entries) and shared by every layer.
+ * <p>By default angles are computed in double and stored as double (F64 path) and float (F32 path).
+ * {@link #float32Angles} instead forms each frequency and angle in float, as llama2.c and Hugging Face do
+ * (their angle at position p carries float rounding of up to ulp(p·θ_i)), for matching their logits
+ * closely. Tables live on the heap: they are small ({@code maxSeqLen·d/2} entries) and shared by every
+ * layer.
  */
 public final class RopeTable {
     /** Which elements of a head form a rotated pair. */
@@ -31,6 +34,15 @@ public final class RopeTable {
      * @param theta     base θ (10000 in LLaMA)
      */
     public RopeTable(int headDim, int maxSeqLen, double theta, Layout layout) {
+        this(headDim, maxSeqLen, theta, layout, false);
+    }
+
+    /** A table whose frequencies θ^(−2i/d) and angles p·θ_i are rounded to float, like the reference implementations. */
+    public static RopeTable float32Angles(int headDim, int maxSeqLen, double theta, Layout layout) {
+        return new RopeTable(headDim, maxSeqLen, theta, layout, true);
+    }
+
+    private RopeTable(int headDim, int maxSeqLen, double theta, Layout layout, boolean floatAngles) {
         if (headDim <= 0 || headDim % 2 != 0) throw new IllegalArgumentException("RoPE head size must be even and positive, got " + headDim);
         if (maxSeqLen <= 0) throw new IllegalArgumentException("RoPE maxSeqLen must be positive, got " + maxSeqLen);
         this.headDim = headDim;
@@ -44,7 +56,8 @@ public final class RopeTable {
         sinF = new float[sin.length];
         for (int p = 0; p < maxSeqLen; p++)
             for (int i = 0; i < half; i++) {
-                double angle = p * Math.pow(theta, -2.0 * i / headDim); // RoFormer: θ_i = θ^(−2i/d)
+                double freq = Math.pow(theta, -2.0 * i / headDim); // RoFormer: θ_i = θ^(−2i/d)
+                double angle = floatAngles ? (float) p * (float) freq : p * freq;
                 cos[p * half + i] = Math.cos(angle);
                 sin[p * half + i] = Math.sin(angle);
                 cosF[p * half + i] = (float) cos[p * half + i];

@@ -241,6 +241,22 @@ class FusedKernelTest extends LeakCheck {
     }
 
     @Test
+    void float32AnglesFollowTheReferenceRounding() {
+        RopeTable exact = new RopeTable(64, 512, 10000, RopeTable.Layout.HALF);
+        RopeTable f32 = RopeTable.float32Angles(64, 512, 10000, RopeTable.Layout.HALF);
+        double maxDiff = 0;
+        for (int p = 0; p < 512; p += 37)
+            for (int i = 0; i < 32; i++) {
+                float freq = (float) Math.pow(10000, -2.0 * i / 64);
+                float angle = (float) p * freq; // float multiply, as in llama2.c and HF
+                assertEquals(Math.cos(angle), f32.cos(p, i), 0.0);
+                assertEquals(Math.sin(angle), f32.sin(p, i), 0.0);
+                maxDiff = Math.max(maxDiff, Math.abs(exact.cos(p, i) - f32.cos(p, i)));
+            }
+        assertTrue(maxDiff > 1e-6 && maxDiff < 1e-4, "float angles differ from exact ones by float rounding only: " + maxDiff);
+    }
+
+    @Test
     void attentionRejectsBadShapes() {
         try (MemoryScope _ = MemoryScope.open()) {
             Var q = new Var(n(1, 1, 3, 3, 4)), k = new Var(n(2, 1, 3, 2, 4));
