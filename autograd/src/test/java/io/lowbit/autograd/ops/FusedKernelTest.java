@@ -105,6 +105,21 @@ class FusedKernelTest extends LeakCheck {
 
     @ParameterizedTest
     @ValueSource(ints = {1, 7, 31, 33, 63, 65, 127, 129})
+    void attentionHeadSizesF32(int d) {
+        compare(in -> F.causalAttention(in[0], in[1], in[2], 3), 5e-5, n(d, 1, 5, 2, d), n(d + 1, 1, 5, 1, d), n(d + 2, 1, 5, 1, d));
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 31, 33, 63, 65, 127, 129})
+    void embeddingAndDropoutF32(int d) {
+        try (Tensor ids = Tensor.of(new int[] {2, 0, 2, 1}, 4)) {
+            compare(in -> F.embedding(in[0], ids), 1e-6, n(d, 3, d));
+        }
+        compare(in -> F.dropout(in[0], 0.3, new Rng(4), true), 1e-6, n(d, 3, d));
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 31, 33, 63, 65, 127, 129})
     void crossEntropyF32(int vocab) {
         int[] targets = new int[9];
         for (int i = 0; i < targets.length; i++) targets[i] = i == 4 ? -100 : (i * 7) % vocab;

@@ -7,6 +7,7 @@ import io.lowbit.autograd.Var;
 import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
+import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,6 +45,36 @@ class OptimizerTest extends LeakCheck {
                 assertEquals(MemoryCategory.OPTIMIZER, opt.state(p).tensors().get("exp_avg").category());
             }
             p.close();
+        }
+    }
+
+    @Test
+    void f32FastPathsMatchTheF64Loops() {
+        for (int n : new int[] {1, 7, 31, 33, 63, 65, 127, 129}) {
+            Rng rng = new Rng(n);
+            Tensor init = Tensor.normal(DType.F64, rng, 0, 1, n);
+            Var p64 = Var.param(init.copy()), p32 = Var.param(init.to(DType.F32)), s64 = Var.param(init.copy()), s32 = Var.param(init.to(DType.F32));
+            try (AdamW a64 = new AdamW(List.of(p64), 0.01, 0.9, 0.99, 1e-8, 0.1); AdamW a32 = new AdamW(List.of(p32), 0.01, 0.9, 0.99, 1e-8, 0.1);
+                 SGD g64 = new SGD(List.of(s64), 0.1, 0.9, 0.1, 0.01, false); SGD g32 = new SGD(List.of(s32), 0.1, 0.9, 0.1, 0.01, false)) {
+                for (int t = 0; t < 4; t++) {
+                    Tensor g = Tensor.normal(DType.F64, rng, 0, 1, n);
+                    p64.setGrad(g.copy());
+                    s64.setGrad(g.copy());
+                    p32.setGrad(g.to(DType.F32));
+                    s32.setGrad(g.to(DType.F32));
+                    g.close();
+                    a64.step();
+                    a32.step();
+                    g64.step();
+                    g32.step();
+                }
+                for (int i = 0; i < n; i++) {
+                    assertEquals(p64.data().getDouble(i), p32.data().getDouble(i), 1e-5, "AdamW n=" + n + " element " + i);
+                    assertEquals(s64.data().getDouble(i), s32.data().getDouble(i), 1e-5, "SGD n=" + n + " element " + i);
+                }
+            }
+            for (Var v : new Var[] {p64, p32, s64, s32}) v.close();
+            init.close();
         }
     }
 
