@@ -56,6 +56,15 @@ public final class MemoryScope implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Takes {@code t}'s storage out of every scope open on this thread: the caller owns it from now on.
+     * For long-lived state created while a step scope is open (parameter gradients, optimizer moments).
+     */
+    public static Tensor escape(Tensor t) {
+        for (MemoryScope m : STACK.get()) m.owned.remove(t.storage());
+        return t;
+    }
+
     /** Keeps several tensors; see {@link #keep(Tensor)}. */
     public void keepAll(Iterable<Tensor> ts) {
         for (Tensor t : ts) keep(t);

@@ -1,0 +1,41 @@
+package io.lowbit.autograd.ops;
+
+import io.lowbit.autograd.Function;
+import io.lowbit.tensor.Rng;
+import io.lowbit.tensor.Tensor;
+
+/**
+ * Inverted dropout (Srivastava et al. 2014): keep element i when u_i ≥ p, scaled by 1/(1 − p), where
+ * u_i is the i-th draw of a seeded {@link Rng}. Nothing is saved: backward regenerates the same mask
+ * from the stream position forward used, so ∂/∂x = g·mask/(1 − p).
+ */
+final class Dropout extends Function {
+    private final double p;
+    private final Rng rng;
+    private long start;
+
+    Dropout(double p, Rng rng) {
+        if (!(p >= 0 && p < 1)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        this.p = p;
+        this.rng = rng;
+    }
+
+    @Override
+    protected Tensor forward(Tensor... in) {
+        start = rng.advance(in[0].numel());
+        return masked(in[0]);
+    }
+
+    @Override
+    protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {masked(g)};
+    }
+
+    private Tensor masked(Tensor x) {
+        Tensor y = x.copy();
+        double keepScale = 1 / (1 - p);
+        for (long i = 0, n = y.numel(); i < n; i++)
+            y.setDouble(i, rng.uniformAt(start + i) >= p ? y.getDouble(i) * keepScale : 0);
+        return y;
+    }
+}
