@@ -1,0 +1,101 @@
+package io.lowbit.models.llama;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The few vector kernels decoding needs, on F32 weights in off-heap segments and activations in float
+ * arrays: dot products (the inner loop of every GEMV), RMSNorm, softmax and SiLU-gating. All are serial;
+ * {@link LlamaModel} splits GEMVs over output rows across threads.
+ */
+public final class Kernels {
+    private Kernels() {}
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    /** Σ_i w[wOff + i]·x[xOff + i] for i &lt; n ({@code wOff} in floats). */
+    public static float dot(MemorySegment w, long wOff, float[] x, int xOff, int n) {
+        long base = wOff * 4;
+        int len = S.length(), i = 0;
+        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+        for (int up = n - 4 * len; i <= up; i += 4 * len) {
+            a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, NATIVE).fma(FloatVector.fromArray(S, x, xOff + i), a0);
+            a1 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + len), a1);
+            a2 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + 2 * len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + 2 * len), a2);
+            a3 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + 3 * len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + 3 * len), a3);
+        }
+        for (int up = n - len; i <= up; i += len)
+            a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, NATIVE).fma(FloatVector.fromArray(S, x, xOff + i), a0);
+        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += w.get(F, base + 4L * i) * x[xOff + i];
+        return s;
+    }
+
+    /** Σ_i a[aOff + i]·b[bOff + i] for i &lt; n, both on the heap (attention scores). */
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int len = S.length(), i = 0;
+        FloatVector acc = FloatVector.zero(S);
+        for (int up = n - len; i <= up; i += len)
+            acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
+        return s;
+    }
+
+    /** y[yOff + i] += alpha·x[xOff + i] for i &lt; n. */
+    public static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        int len = S.length(), i = 0;
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        for (int up = n - len; i <= up; i += len)
+            FloatVector.fromArray(S, x, xOff + i).fma(va, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
+        for (; i < n; i++) y[yOff + i] += alpha * x[xOff + i];
+    }
+
+    /** y[yOff + i] += alpha·x[xOff + i] for i &lt; n, x off-heap ({@code xOff} in floats). */
+    public static void axpy(float alpha, MemorySegment x, long xOff, float[] y, int yOff, int n) {
+        int len = S.length(), i = 0;
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        for (int up = n - len; i <= up; i += len)
+            FloatVector.fromMemorySegment(S, x, 4 * (xOff + i), NATIVE).fma(va, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
+        for (; i < n; i++) y[yOff + i] += alpha * x.get(F, 4 * (xOff + i));
+    }
+
+    /** out = x / sqrt(mean(x²) + eps) ⊙ g (Zhang &amp; Sennrich 2019, eq. 4); out may alias x. */
+    public static void rmsnorm(float[] out, int outOff, float[] x, int xOff, MemorySegment g, int n, float eps) {
+        float ss = dot(x, xOff, x, xOff, n);
+        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+        int len = S.length(), i = 0;
+        for (int up = n - len; i <= up; i += len)
+            FloatVector.fromArray(S, x, xOff + i).mul(inv).mul(FloatVector.fromMemorySegment(S, g, 4L * i, NATIVE)).intoArray(out, outOff + i);
+        for (; i < n; i++) out[outOff + i] = g.get(F, 4L * i) * (inv * x[xOff + i]);
+    }
+
+    /** In-place softmax of x[off .. off+n). */
+    public static void softmax(float[] x, int off, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (int i = 0; i < n; i++) x[off + i] *= inv;
+    }
+
+    /** SwiGLU gate: h[i] = silu(h[i])·u[i], silu(z) = z·σ(z) (Shazeer 2020, eq. 6). */
+    public static void siluMul(float[] h, int hOff, float[] u, int uOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float z = h[hOff + i];
+            h[hOff + i] = z / (1f + (float) Math.exp(-z)) * u[uOff + i];
+        }
+    }
+}
