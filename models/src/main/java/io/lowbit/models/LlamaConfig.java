@@ -1,12 +1,12 @@
 package io.lowbit.models;
 
+import io.lowbit.tensor.io.AtomicFiles;
 import io.lowbit.tensor.io.Json;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -190,13 +190,6 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
 
     /** Writes {@code config.json} atomically (temporary file in the same directory, then an atomic move). */
     public void write(Path file) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            Files.writeString(tmp, Json.writePretty(toJson()), StandardCharsets.UTF_8);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.writeString(file, Json.writePretty(toJson()));
     }
 }

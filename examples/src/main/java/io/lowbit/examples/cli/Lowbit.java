@@ -23,6 +23,8 @@ public final class Lowbit implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Lowbit());
         cl.addSubcommand("bench", new BenchCommand());
+        cl.addSubcommand("generate", new GenerateCommand());
+        cl.addSubcommand("convert", new ConvertCommand());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");

@@ -6,8 +6,11 @@ import io.lowbit.models.llama.RopeLayout;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.io.AtomicFiles;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.foreign.ValueLayout;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -15,7 +18,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -133,54 +135,47 @@ public final class Llama2cCheckpoint {
         if (w.ropeLayout() != RopeLayout.INTERLEAVED)
             throw new IllegalArgumentException("llama2.c checkpoints use the interleaved RoPE layout; permute q/k first (QkPermutation)");
         LlamaConfig c = w.config();
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
-                h.putInt(c.hiddenSize()).putInt(c.intermediateSize()).putInt(c.numHiddenLayers()).putInt(c.numAttentionHeads())
-                        .putInt(c.numKeyValueHeads()).putInt(c.tieWordEmbeddings() ? c.vocabSize() : -c.vocabSize())
-                        .putInt(c.maxPositionEmbeddings()).flip();
-                write(ch, h);
-                put(ch, w.tokEmbeddings());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.attnNorm());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.wq());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.wk());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.wv());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.wo());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.ffnNorm());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.w1());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.w2());
-                for (LlamaWeights.Layer l : w.layers()) put(ch, l.w3());
-                put(ch, w.norm());
-                // freq_cis_real then freq_cis_imag: cos and sin of p·θ_i, [seq_len, head_size/2]
-                int half = c.headDim() / 2, seq = c.maxPositionEmbeddings();
-                ByteBuffer re = ByteBuffer.allocate(4 * seq * half).order(ByteOrder.LITTLE_ENDIAN);
-                ByteBuffer im = ByteBuffer.allocate(4 * seq * half).order(ByteOrder.LITTLE_ENDIAN);
-                for (int p = 0; p < seq; p++)
-                    for (int i = 0; i < half; i++) {
-                        double angle = p * Math.pow(c.ropeTheta(), -2.0 * i / c.headDim());
-                        re.putFloat((float) Math.cos(angle));
-                        im.putFloat((float) Math.sin(angle));
-                    }
-                write(ch, re.flip());
-                write(ch, im.flip());
-                if (!c.tieWordEmbeddings()) put(ch, w.lmHead());
-                ch.force(true);
-            }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
+        AtomicFiles.write(file, out -> {
+            ByteBuffer h = ByteBuffer.allocate(HEADER).order(ByteOrder.LITTLE_ENDIAN);
+            h.putInt(c.hiddenSize()).putInt(c.intermediateSize()).putInt(c.numHiddenLayers()).putInt(c.numAttentionHeads())
+                    .putInt(c.numKeyValueHeads()).putInt(c.tieWordEmbeddings() ? c.vocabSize() : -c.vocabSize())
+                    .putInt(c.maxPositionEmbeddings());
+            out.write(h.array());
+            put(out, w.tokEmbeddings());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.attnNorm());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.wq());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.wk());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.wv());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.wo());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.ffnNorm());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.w1());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.w2());
+            for (LlamaWeights.Layer l : w.layers()) put(out, l.w3());
+            put(out, w.norm());
+            // freq_cis_real then freq_cis_imag: cos and sin of p·θ_i, [seq_len, head_size/2] (run.c skips them)
+            int half = c.headDim() / 2, seq = c.maxPositionEmbeddings();
+            ByteBuffer re = ByteBuffer.allocate(4 * seq * half).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer im = ByteBuffer.allocate(4 * seq * half).order(ByteOrder.LITTLE_ENDIAN);
+            for (int p = 0; p < seq; p++)
+                for (int i = 0; i < half; i++) {
+                    double angle = p * Math.pow(c.ropeTheta(), -2.0 * i / c.headDim());
+                    re.putFloat((float) Math.cos(angle));
+                    im.putFloat((float) Math.sin(angle));
+                }
+            out.write(re.array());
+            out.write(im.array());
+            if (!c.tieWordEmbeddings()) put(out, w.lmHead());
+        });
+    }
+
+    private static void put(OutputStream out, Tensor t) throws IOException {
+        byte[] buf = new byte[(int) Math.min(t.numel() * 4, 1 << 20)];
+        long bytes = t.numel() * 4;
+        for (long off = 0; off < bytes; off += buf.length) {
+            int n = (int) Math.min(buf.length, bytes - off);
+            MemorySegment.copy(t.segment(), ValueLayout.JAVA_BYTE, off, buf, 0, n);
+            out.write(buf, 0, n);
         }
-    }
-
-    private static void put(FileChannel ch, Tensor t) throws IOException {
-        write(ch, t.segment().asSlice(0, t.numel() * 4).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
-    }
-
-    private static void write(FileChannel ch, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) ch.write(b);
     }
 
     static {

@@ -4,15 +4,12 @@ import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Tensor;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -162,28 +159,23 @@ public final class Safetensors {
         ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
         head.putLong(padded).put(json);
         while (head.hasRemaining()) head.put((byte) ' ');
-        head.flip();
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                while (head.hasRemaining()) ch.write(head);
-                for (Tensor t : tensors.values()) writeData(ch, t);
-                ch.force(true);
-            }
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+                AtomicFiles.write(file, out -> {
+            out.write(head.array());
+            for (Tensor t : tensors.values()) writeData(out, t);
+        });
     }
 
-    private static void writeData(FileChannel ch, Tensor t) throws IOException {
+    private static void writeData(OutputStream out, Tensor t) throws IOException {
         Tensor c = t.contiguous();
         try {
             long bytes = c.numel() * c.dtype().bytes;
-            ByteBuffer bb = c.segment().asSlice(c.byteOffset(), bytes).asByteBuffer();
-            while (bb.hasRemaining()) ch.write(bb);
+            MemorySegment src = c.segment().asSlice(c.byteOffset(), bytes);
+            byte[] buf = new byte[(int) Math.min(bytes, 1 << 20)];
+            for (long off = 0; off < bytes; off += buf.length) {
+                int n = (int) Math.min(buf.length, bytes - off);
+                MemorySegment.copy(src, java.lang.foreign.ValueLayout.JAVA_BYTE, off, buf, 0, n);
+                out.write(buf, 0, n);
+            }
         } finally {
             if (c != t) c.close();
         }

@@ -24,6 +24,7 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final Map<String, Located> tensors = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
+    private final Map<String, Tensor> alignedCopies = new LinkedHashMap<>();
     private final String source;
 
     private record Located(Path file, MemorySegment data, Safetensors.Entry entry) {}
@@ -125,13 +126,29 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
-     * A tensor viewing the mapped bytes of {@code name} (no copy; not owned; valid until {@link #close()}).
-     * Copy it ({@link Tensor#copy()} or {@link Tensor#to}) to keep it longer.
+     * A tensor viewing the mapped bytes of {@code name} (no copy; not owned by the caller; valid until
+     * {@link #close()}). The format does not align tensors, so one whose bytes are not aligned to its element
+     * size is copied once into an aligned buffer that this object owns and frees on close. Copy the result
+     * ({@link Tensor#copy()} or {@link Tensor#to}) to keep it longer.
      */
-    public Tensor tensor(String name) {
+    public synchronized Tensor tensor(String name) {
         Located l = locate(name);
         Safetensors.Entry e = l.entry;
-        return Tensor.wrap(l.data.asSlice(e.begin(), e.end() - e.begin()), e.dtype(), e.shape());
+        MemorySegment bytes = l.data.asSlice(e.begin(), e.end() - e.begin());
+        if (bytes.address() % e.dtype().bytes == 0) return Tensor.wrap(bytes, e.dtype(), e.shape());
+        Tensor copy = alignedCopies.get(name);
+        if (copy == null) {
+            copy = Tensor.empty(e.dtype(), io.lowbit.tensor.MemoryCategory.WEIGHTS, e.shape());
+            MemorySegment.copy(bytes, 0, copy.segment(), 0, bytes.byteSize());
+            alignedCopies.put(name, copy);
+        }
+        return copy.view(e.shape());
+    }
+
+    /** True if the bytes of {@code name} sit at an address aligned to its element size (so no copy is made). */
+    public boolean isAligned(String name) {
+        Located l = locate(name);
+        return l.data.address() % l.entry.dtype().bytes == 0 && l.entry.begin() % l.entry.dtype().bytes == 0;
     }
 
     private Located locate(String name) {
@@ -142,7 +159,9 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** Unmaps every file; tensors from {@link #tensor(String)} become unusable. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        for (Tensor t : alignedCopies.values()) t.close();
+        alignedCopies.clear();
         arena.close();
     }
 }
