@@ -1,7 +1,6 @@
 package io.lowbit.models.llama;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -33,8 +32,18 @@ public final class Kernels {
         }
         for (int up = n - len; i <= up; i += len)
             a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, NATIVE).fma(FloatVector.fromArray(S, x, xOff + i), a0);
-        float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        float s = sum(a0.add(a1).add(a2.add(a3)));
         for (; i < n; i++) s += w.get(F, base + 4L * i) * x[xOff + i];
+        return s;
+    }
+
+    /**
+     * Lane sum in a fixed left-to-right order. {@code reduceLanes(ADD)} leaves the order unspecified and the
+     * JIT-compiled and interpreted forms differ in the last bit, which would make results depend on warm-up.
+     */
+    static float sum(FloatVector v) {
+        float s = 0;
+        for (int i = 0; i < v.length(); i++) s += v.lane(i);
         return s;
     }
 
@@ -44,7 +53,7 @@ public final class Kernels {
         FloatVector acc = FloatVector.zero(S);
         for (int up = n - len; i <= up; i += len)
             acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
     }
