@@ -239,23 +239,30 @@ public final class LlamaModel implements AutoCloseable {
         }
 
         private void go() {
-            long total = 0;
-            for (int p = 0; p < parts; p++) total += rows[p];
-            long work = (long) cols * n;
-            Parallel.range(total, Math.max(1, 32768 / work), this);
+            long groups = 0;
+            for (int p = 0; p < parts; p++) groups += (rows[p] + 3) / 4;
+            long work = 4L * cols * n;
+            Parallel.range(groups, Math.max(1, 32768 / work), this);
         }
 
+        /**
+         * Work items are groups of four consecutive rows of one matrix (the last group of a matrix may be
+         * shorter), so which kernel computes a row never depends on how the range is split across threads.
+         */
         @Override
         public void run(long lo, long hi) {
             int p = 0;
-            long start = 0;
-            for (long r = lo; r < hi; r++) {
-                while (r - start >= rows[p]) start += rows[p++];
-                int rr = (int) (r - start), R = rows[p];
+            long first = 0; // first group of part p
+            for (long g = lo; g < hi; g++) {
+                while (g - first >= (rows[p] + 3) / 4) first += (rows[p++] + 3) / 4;
+                int r0 = (int) (g - first) * 4, R = rows[p];
                 MemorySegment m = mats[p];
                 float[] out = outs[p];
-                long wOff = (long) rr * cols;
-                for (int t = 0; t < n; t++) out[t * R + rr] = Kernels.dot(m, wOff, in, inOff + t * cols, cols);
+                for (int t = 0; t < n; t++) {
+                    int xOff = inOff + t * cols;
+                    if (r0 + 4 <= R) Kernels.dot4(m, (long) r0 * cols, cols, in, xOff, cols, out, t * R + r0, 1);
+                    else for (int r = r0; r < R; r++) out[t * R + r] = Kernels.dot(m, (long) r * cols, in, xOff, cols);
+                }
             }
         }
     }
