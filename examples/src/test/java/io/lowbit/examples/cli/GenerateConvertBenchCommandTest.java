@@ -68,7 +68,7 @@ class GenerateConvertBenchCommandTest {
 
     @Test
     void benchDecodePrintsTokensPerSecond() {
-        Run r = run("bench", "decode", "--checkpoint", stories().toString(), "--tokens", "16", "--warmup", "0");
+        Run r = run("bench", "decode", "--checkpoint", stories().toString(), "--tokens", "16", "--warmup-seconds", "0");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().strip().matches("decode tokens_per_s=\\d+\\.\\d"), r.out());
     }

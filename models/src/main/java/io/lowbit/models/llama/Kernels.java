@@ -1,6 +1,8 @@
 package io.lowbit.models.llama;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -82,14 +84,24 @@ public final class Kernels {
         out[outOff + 3 * outStride] = s3;
     }
 
+    /** ROTATE[k] moves lane i + k to lane i (wrapping), for the pairwise lane sum. */
+    private static final VectorShuffle<Float>[] ROTATE = rotations();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] rotations() {
+        VectorShuffle<Float>[] r = new VectorShuffle[S.length()];
+        for (int k = 1; k < S.length(); k *= 2) r[k] = VectorShuffle.iota(S, k, 1, true);
+        return r;
+    }
+
     /**
-     * Lane sum in a fixed left-to-right order. {@code reduceLanes(ADD)} leaves the order unspecified and the
-     * JIT-compiled and interpreted forms differ in the last bit, which would make results depend on warm-up.
+     * Lane sum by a fixed pairwise tree (halves, quarters, ...). {@code reduceLanes(ADD)} leaves the order
+     * unspecified, and its JIT-compiled and interpreted forms differ in the last bit, which would make results
+     * depend on warm-up; these explicit rotations and adds give the same bits in every mode.
      */
     static float sum(FloatVector v) {
-        float s = 0;
-        for (int i = 0; i < v.length(); i++) s += v.lane(i);
-        return s;
+        for (int k = S.length() / 2; k >= 1; k /= 2) v = v.add(v.rearrange(ROTATE[k]));
+        return v.lane(0);
     }
 
     /** Σ_i a[aOff + i]·b[bOff + i] for i &lt; n, both on the heap (attention scores). */
@@ -131,18 +143,76 @@ public final class Kernels {
         for (; i < n; i++) out[outOff + i] = g.get(F, 4L * i) * (inv * x[xOff + i]);
     }
 
-    /** In-place softmax of x[off .. off+n). */
+    /** In-place softmax of x[off .. off+n), with {@link #exp(FloatVector)} on whole vectors. */
     public static void softmax(float[] x, int off, int n) {
+        int len = S.length(), i = 0;
         float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
+        for (; i <= n - len; i += len) max = Math.max(max, FloatVector.fromArray(S, x, off + i).reduceLanes(VectorOperators.MAX));
+        for (; i < n; i++) max = Math.max(max, x[off + i]);
+        FloatVector vmax = FloatVector.broadcast(S, max), acc = FloatVector.zero(S);
+        i = 0;
+        for (; i <= n - len; i += len) {
+            FloatVector e = exp(FloatVector.fromArray(S, x, off + i).sub(vmax));
+            e.intoArray(x, off + i);
+            acc = acc.add(e);
+        }
+        float sum = sum(acc);
+        for (; i < n; i++) {
+            float e = exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;
         }
         float inv = 1f / sum;
-        for (int i = 0; i < n; i++) x[off + i] *= inv;
+        i = 0;
+        for (; i <= n - len; i += len) FloatVector.fromArray(S, x, off + i).mul(inv).intoArray(x, off + i);
+        for (; i < n; i++) x[off + i] *= inv;
+    }
+
+    // exp(x) = 2^k · e^r with k = round(x·log2 e), r = x − k·ln 2 (split in two constants, Cody–Waite),
+    // and e^r from Cephes' expf polynomial (relative error ≈ 1e-7 on |r| ≤ ln2/2).
+    private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5·2^23: adding it rounds to an integer in the low mantissa bits
+    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
+            P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+    private static final float EXP_MIN = -87.33654f; // below this e^x is not a normal float; the result is 0
+
+    /**
+     * e^x for x ≤ 0 lane by lane, using only exactly-rounded operations (fma, mul, add, bit shifts), so the
+     * result is the same bits in interpreted and compiled code and in {@link #exp(float)}.
+     */
+    static FloatVector exp(FloatVector x) {
+        var tiny = x.lt(EXP_MIN);
+        x = x.max(EXP_MIN);
+        FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, ROUND));
+        FloatVector k = t.sub(ROUND);
+        FloatVector r = k.fma(FloatVector.broadcast(S, -LN2_HI), x);
+        r = k.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        FloatVector p = r.fma(FloatVector.broadcast(S, P0), FloatVector.broadcast(S, P1));
+        p = p.fma(r, FloatVector.broadcast(S, P2));
+        p = p.fma(r, FloatVector.broadcast(S, P3));
+        p = p.fma(r, FloatVector.broadcast(S, P4));
+        p = p.fma(r, FloatVector.broadcast(S, P5));
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        var scale = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND)).lanewise(VectorOperators.LSHL, 23)
+                .add(Float.floatToRawIntBits(1f)).reinterpretAsFloats();
+        return y.mul(scale).blend(0f, tiny);
+    }
+
+    /** Scalar twin of {@link #exp(FloatVector)}: the same operations in the same order. */
+    static float exp(float x) {
+        if (x < EXP_MIN) return 0f;
+        float t = Math.fma(x, LOG2E, ROUND);
+        float k = t - ROUND;
+        float r = Math.fma(k, -LN2_HI, x);
+        r = Math.fma(k, -LN2_LO, r);
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        float y = p * (r * r) + r + 1f;
+        float scale = Float.intBitsToFloat(((Float.floatToRawIntBits(t) - Float.floatToRawIntBits(ROUND)) << 23) + Float.floatToRawIntBits(1f));
+        return y * scale;
     }
 
     /** SwiGLU gate: h[i] = silu(h[i])·u[i], silu(z) = z·σ(z) (Shazeer 2020, eq. 6). */

@@ -163,8 +163,10 @@ public final class LlamaModel implements AutoCloseable {
                 int pos = pos0 + t;
                 rope.apply(q, t * qDim, heads, pos);
                 rope.apply(k, t * kvDim, kvHeads, pos);
-                MemorySegment.copy(k, t * kvDim, kc, ValueLayout.JAVA_FLOAT, 4 * (layerBase + (long) pos * kvDim), kvDim);
-                MemorySegment.copy(v, t * kvDim, vc, ValueLayout.JAVA_FLOAT, 4 * (layerBase + (long) pos * kvDim), kvDim);
+                for (int ch = 0; ch < kvDim; ch++) { // channel-major cache: [layer][kv channel][position]
+                    kc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, k[t * kvDim + ch]);
+                    vc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, v[t * kvDim + ch]);
+                }
             }
             attention.run(layerBase, n, pos0); // xb = softmax(q·Kᵀ/√d_h)·V per head
             matvec.run1(xb, qDim, n, L.wo(), xb2, dim);
@@ -267,7 +269,11 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    /** Causal grouped-query attention for rows 0 … n−1 of q, written to xb; parallel over heads. */
+    /**
+     * Causal grouped-query attention for rows 0 … n−1 of q, written to xb; parallel over heads. The cache is
+     * channel-major ([layer][kv channel][position]), so both the scores q·K and the mix p·V run along
+     * positions with contiguous vector loads, whatever the head width.
+     */
     private final class Attention implements Parallel.Range {
         private long layerBase;
         private int n, pos0;
@@ -278,25 +284,28 @@ public final class LlamaModel implements AutoCloseable {
             this.n = n;
             this.pos0 = pos0;
             this.scale = (float) (1.0 / Math.sqrt(headDim)); // 1/√d_h (Vaswani et al. 2017, eq. 1)
-            long work = (long) n * (pos0 + n) * headDim;
-            Parallel.range(heads, Math.max(1, 16384 / Math.max(1, work)), this);
+            long work = 2L * n * (pos0 + n) * headDim; // per head: scores plus the weighted sum of values
+            Parallel.range(heads, Math.max(1, 65536 / Math.max(1, work)), this);
         }
 
         @Override
         public void run(long lo, long hi) {
             int group = heads / kvHeads;
             for (int h = (int) lo; h < hi; h++) {
-                int kvOff = (h / group) * headDim, a = h * maxSeq;
+                long kvBase = layerBase + (long) (h / group) * headDim * maxSeq;
+                int a = h * maxSeq;
                 for (int t = 0; t < n; t++) {
-                    int pos = pos0 + t, from = window > 0 ? Math.max(0, pos - window + 1) : 0;
+                    int pos = pos0 + t, from = window > 0 ? Math.max(0, pos - window + 1) : 0, len = pos - from + 1;
                     int qOff = t * qDim + h * headDim;
-                    for (int s = from; s <= pos; s++)
-                        att[a + s] = scale * Kernels.dot(kc, layerBase + (long) s * kvDim + kvOff, q, qOff, headDim);
-                    Kernels.softmax(att, a + from, pos - from + 1);
+                    // scores s_j = (q/√d_h)·k_j for j in [from, pos]
+                    Arrays.fill(att, a + from, a + pos + 1, 0f);
+                    for (int i = 0; i < headDim; i++)
+                        Kernels.axpy(q[qOff + i] * scale, kc, kvBase + (long) i * maxSeq + from, att, a + from, len);
+                    Kernels.softmax(att, a + from, len);
+                    // out_i = Σ_j p_j · v_j[i]
                     int o = t * qDim + h * headDim;
-                    Arrays.fill(xb, o, o + headDim, 0f);
-                    for (int s = from; s <= pos; s++)
-                        Kernels.axpy(att[a + s], vc, layerBase + (long) s * kvDim + kvOff, xb, o, headDim);
+                    for (int i = 0; i < headDim; i++)
+                        xb[o + i] = Kernels.dot(vc, kvBase + (long) i * maxSeq + from, att, a + from, len);
                 }
             }
         }

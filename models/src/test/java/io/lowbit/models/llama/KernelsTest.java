@@ -61,6 +61,28 @@ class KernelsTest {
     }
 
     @Test
+    void expIsAccurateAndTheVectorAndScalarFormsAgreeBitForBit() {
+        int len = Kernels.S.length();
+        float[] xs = new float[len];
+        double worst = 0;
+        for (int j = 0; j <= 40000; j++) {
+            float x = -90f * j / 40000;
+            float e = Kernels.exp(x);
+            double ref = Math.exp(x);
+            if (x >= -87.33f) worst = Math.max(worst, Math.abs(e - ref) / ref);
+            else if (x < -87.34f) assertEquals(0f, e, "e^" + x + " is below the normal range");
+            xs[j % len] = x;
+            if (j % len == len - 1) {
+                float[] v = new float[len];
+                Kernels.exp(jdk.incubator.vector.FloatVector.fromArray(Kernels.S, xs, 0)).intoArray(v, 0);
+                for (int i = 0; i < len; i++) assertEquals(Kernels.exp(xs[i]), v[i], 0f, "lane " + i + " x=" + xs[i]);
+            }
+        }
+        assertTrue(worst < 3e-7, "relative error " + worst);
+        assertEquals(1f, Kernels.exp(0f));
+    }
+
+    @Test
     void axpyBothForms() {
         for (int n : SIZES) {
             float[] x = random(n + 2, n), y = random(n + 1, 7 * n), y2 = y.clone();
