@@ -25,6 +25,8 @@ public final class Lowbit implements Runnable {
         cl.addSubcommand("bench", new BenchCommand());
         cl.addSubcommand("tokenize", new TokenizeCommand());
         cl.addSubcommand("doctor", new DoctorCommand());
+        cl.addSubcommand("generate", new GenerateCommand());
+        cl.addSubcommand("convert", new ConvertCommand());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");

@@ -1,0 +1,225 @@
+package io.lowbit.models.llama;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The few vector kernels decoding needs, on F32 weights in off-heap segments and activations in float
+ * arrays: dot products (the inner loop of every GEMV), RMSNorm, softmax and SiLU-gating. All are serial;
+ * {@link LlamaModel} splits GEMVs over output rows across threads.
+ */
+public final class Kernels {
+    private Kernels() {}
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    /** Σ_i w[wOff + i]·x[xOff + i] for i &lt; n ({@code wOff} in floats). */
+    public static float dot(MemorySegment w, long wOff, float[] x, int xOff, int n) {
+        long base = wOff * 4;
+        int len = S.length(), i = 0;
+        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+        for (int up = n - 4 * len; i <= up; i += 4 * len) {
+            a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, NATIVE).fma(FloatVector.fromArray(S, x, xOff + i), a0);
+            a1 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + len), a1);
+            a2 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + 2 * len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + 2 * len), a2);
+            a3 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + 3 * len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + 3 * len), a3);
+        }
+        for (int up = n - len; i <= up; i += len)
+            a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, NATIVE).fma(FloatVector.fromArray(S, x, xOff + i), a0);
+        float s = sum(a0.add(a1).add(a2.add(a3)));
+        for (; i < n; i++) s += w.get(F, base + 4L * i) * x[xOff + i];
+        return s;
+    }
+
+    /**
+     * Four dot products at once, rows {@code r·rowStride} apart starting at {@code wOff} (floats), against the
+     * same x: out[outOff + r·outStride] = W[r]·x. Sharing each load of x across four rows halves the loads
+     * per multiply-add compared with four calls to {@link #dot(MemorySegment, long, float[], int, int)}.
+     */
+    public static void dot4(MemorySegment w, long wOff, long rowStride, float[] x, int xOff, int n, float[] out, int outOff, int outStride) {
+        long b0 = wOff * 4, b1 = b0 + rowStride * 4, b2 = b1 + rowStride * 4, b3 = b2 + rowStride * 4;
+        int len = S.length(), i = 0;
+        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
+        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
+        for (int up = n - 2 * len; i <= up; i += 2 * len) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i), x1 = FloatVector.fromArray(S, x, xOff + i + len);
+            long o0 = 4L * i, o1 = 4L * (i + len);
+            a0 = FloatVector.fromMemorySegment(S, w, b0 + o0, NATIVE).fma(x0, a0);
+            a1 = FloatVector.fromMemorySegment(S, w, b1 + o0, NATIVE).fma(x0, a1);
+            a2 = FloatVector.fromMemorySegment(S, w, b2 + o0, NATIVE).fma(x0, a2);
+            a3 = FloatVector.fromMemorySegment(S, w, b3 + o0, NATIVE).fma(x0, a3);
+            c0 = FloatVector.fromMemorySegment(S, w, b0 + o1, NATIVE).fma(x1, c0);
+            c1 = FloatVector.fromMemorySegment(S, w, b1 + o1, NATIVE).fma(x1, c1);
+            c2 = FloatVector.fromMemorySegment(S, w, b2 + o1, NATIVE).fma(x1, c2);
+            c3 = FloatVector.fromMemorySegment(S, w, b3 + o1, NATIVE).fma(x1, c3);
+        }
+        for (int up = n - len; i <= up; i += len) {
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i);
+            long o0 = 4L * i;
+            a0 = FloatVector.fromMemorySegment(S, w, b0 + o0, NATIVE).fma(x0, a0);
+            a1 = FloatVector.fromMemorySegment(S, w, b1 + o0, NATIVE).fma(x0, a1);
+            a2 = FloatVector.fromMemorySegment(S, w, b2 + o0, NATIVE).fma(x0, a2);
+            a3 = FloatVector.fromMemorySegment(S, w, b3 + o0, NATIVE).fma(x0, a3);
+        }
+        float s0 = sum(a0.add(c0)), s1 = sum(a1.add(c1)), s2 = sum(a2.add(c2)), s3 = sum(a3.add(c3));
+        for (; i < n; i++) {
+            float xi = x[xOff + i];
+            long o = 4L * i;
+            s0 += w.get(F, b0 + o) * xi;
+            s1 += w.get(F, b1 + o) * xi;
+            s2 += w.get(F, b2 + o) * xi;
+            s3 += w.get(F, b3 + o) * xi;
+        }
+        out[outOff] = s0;
+        out[outOff + outStride] = s1;
+        out[outOff + 2 * outStride] = s2;
+        out[outOff + 3 * outStride] = s3;
+    }
+
+    /** ROTATE[k] moves lane i + k to lane i (wrapping), for the pairwise lane sum. */
+    private static final VectorShuffle<Float>[] ROTATE = rotations();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] rotations() {
+        VectorShuffle<Float>[] r = new VectorShuffle[S.length()];
+        for (int k = 1; k < S.length(); k *= 2) r[k] = VectorShuffle.iota(S, k, 1, true);
+        return r;
+    }
+
+    /**
+     * Lane sum by a fixed pairwise tree (halves, quarters, ...). {@code reduceLanes(ADD)} leaves the order
+     * unspecified, and its JIT-compiled and interpreted forms differ in the last bit, which would make results
+     * depend on warm-up; these explicit rotations and adds give the same bits in every mode.
+     */
+    static float sum(FloatVector v) {
+        for (int k = S.length() / 2; k >= 1; k /= 2) v = v.add(v.rearrange(ROTATE[k]));
+        return v.lane(0);
+    }
+
+    /** Σ_i a[aOff + i]·b[bOff + i] for i &lt; n, both on the heap (attention scores). */
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int len = S.length(), i = 0;
+        FloatVector acc = FloatVector.zero(S);
+        for (int up = n - len; i <= up; i += len)
+            acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
+        float s = sum(acc);
+        for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
+        return s;
+    }
+
+    /** y[yOff + i] += alpha·x[xOff + i] for i &lt; n. */
+    public static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        int len = S.length(), i = 0;
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        for (int up = n - len; i <= up; i += len)
+            FloatVector.fromArray(S, x, xOff + i).fma(va, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
+        for (; i < n; i++) y[yOff + i] += alpha * x[xOff + i];
+    }
+
+    /** y[yOff + i] += alpha·x[xOff + i] for i &lt; n, x off-heap ({@code xOff} in floats). */
+    public static void axpy(float alpha, MemorySegment x, long xOff, float[] y, int yOff, int n) {
+        int len = S.length(), i = 0;
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        for (int up = n - len; i <= up; i += len)
+            FloatVector.fromMemorySegment(S, x, 4 * (xOff + i), NATIVE).fma(va, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
+        for (; i < n; i++) y[yOff + i] += alpha * x.get(F, 4 * (xOff + i));
+    }
+
+    /** out = x / sqrt(mean(x²) + eps) ⊙ g (Zhang &amp; Sennrich 2019, eq. 4); out may alias x. */
+    public static void rmsnorm(float[] out, int outOff, float[] x, int xOff, MemorySegment g, int n, float eps) {
+        float ss = dot(x, xOff, x, xOff, n);
+        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+        int len = S.length(), i = 0;
+        for (int up = n - len; i <= up; i += len)
+            FloatVector.fromArray(S, x, xOff + i).mul(inv).mul(FloatVector.fromMemorySegment(S, g, 4L * i, NATIVE)).intoArray(out, outOff + i);
+        for (; i < n; i++) out[outOff + i] = g.get(F, 4L * i) * (inv * x[xOff + i]);
+    }
+
+    /** In-place softmax of x[off .. off+n), with {@link #exp(FloatVector)} on whole vectors. */
+    public static void softmax(float[] x, int off, int n) {
+        int len = S.length(), i = 0;
+        float max = Float.NEGATIVE_INFINITY;
+        for (; i <= n - len; i += len) max = Math.max(max, FloatVector.fromArray(S, x, off + i).reduceLanes(VectorOperators.MAX));
+        for (; i < n; i++) max = Math.max(max, x[off + i]);
+        FloatVector vmax = FloatVector.broadcast(S, max), acc = FloatVector.zero(S);
+        i = 0;
+        for (; i <= n - len; i += len) {
+            FloatVector e = exp(FloatVector.fromArray(S, x, off + i).sub(vmax));
+            e.intoArray(x, off + i);
+            acc = acc.add(e);
+        }
+        float sum = sum(acc);
+        for (; i < n; i++) {
+            float e = exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        i = 0;
+        for (; i <= n - len; i += len) FloatVector.fromArray(S, x, off + i).mul(inv).intoArray(x, off + i);
+        for (; i < n; i++) x[off + i] *= inv;
+    }
+
+    // exp(x) = 2^k · e^r with k = round(x·log2 e), r = x − k·ln 2 (split in two constants, Cody–Waite),
+    // and e^r from Cephes' expf polynomial (relative error ≈ 1e-7 on |r| ≤ ln2/2).
+    private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f; // 1.5·2^23: adding it rounds to an integer in the low mantissa bits
+    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f, P3 = 4.1665795894e-2f,
+            P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+    private static final float EXP_MIN = -87.33654f; // below this e^x is not a normal float; the result is 0
+
+    /**
+     * e^x for x ≤ 0 lane by lane, using only exactly-rounded operations (fma, mul, add, bit shifts), so the
+     * result is the same bits in interpreted and compiled code and in {@link #exp(float)}.
+     */
+    static FloatVector exp(FloatVector x) {
+        var tiny = x.lt(EXP_MIN);
+        x = x.max(EXP_MIN);
+        FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, ROUND));
+        FloatVector k = t.sub(ROUND);
+        FloatVector r = k.fma(FloatVector.broadcast(S, -LN2_HI), x);
+        r = k.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        FloatVector p = r.fma(FloatVector.broadcast(S, P0), FloatVector.broadcast(S, P1));
+        p = p.fma(r, FloatVector.broadcast(S, P2));
+        p = p.fma(r, FloatVector.broadcast(S, P3));
+        p = p.fma(r, FloatVector.broadcast(S, P4));
+        p = p.fma(r, FloatVector.broadcast(S, P5));
+        FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+        var scale = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND)).lanewise(VectorOperators.LSHL, 23)
+                .add(Float.floatToRawIntBits(1f)).reinterpretAsFloats();
+        return y.mul(scale).blend(0f, tiny);
+    }
+
+    /** Scalar twin of {@link #exp(FloatVector)}: the same operations in the same order. */
+    static float exp(float x) {
+        if (x < EXP_MIN) return 0f;
+        float t = Math.fma(x, LOG2E, ROUND);
+        float k = t - ROUND;
+        float r = Math.fma(k, -LN2_HI, x);
+        r = Math.fma(k, -LN2_LO, r);
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        float y = p * (r * r) + r + 1f;
+        float scale = Float.intBitsToFloat(((Float.floatToRawIntBits(t) - Float.floatToRawIntBits(ROUND)) << 23) + Float.floatToRawIntBits(1f));
+        return y * scale;
+    }
+
+    /** SwiGLU gate: h[i] = silu(h[i])·u[i], silu(z) = z·σ(z) (Shazeer 2020, eq. 6). */
+    public static void siluMul(float[] h, int hOff, float[] u, int uOff, int n) {
+        for (int i = 0; i < n; i++) {
+            float z = h[hOff + i];
+            h[hOff + i] = z / (1f + (float) Math.exp(-z)) * u[uOff + i];
+        }
+    }
+}

@@ -1,0 +1,320 @@
+package io.lowbit.models.llama;
+
+import io.lowbit.models.LlamaConfig;
+import io.lowbit.tensor.DType;
+import io.lowbit.tensor.MemoryCategory;
+import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.cpu.Parallel;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * A LLaMA decoder ready to generate: weights, a KV cache of {@code maxSeq} positions and every buffer a
+ * forward pass needs, all allocated once. Per block (Touvron et al. 2023):
+ * <pre>
+ *   h = x + Wo · Attention(RoPE(Wq·RMSNorm(x)), RoPE(Wk·RMSNorm(x)), Wv·RMSNorm(x))
+ *   x = h + W2 · (silu(W1·RMSNorm(h)) ⊙ W3·RMSNorm(h))
+ * </pre>
+ * then logits = LMHead · RMSNorm(x). Attention is causal, grouped-query (query head j reads key/value
+ * head j / (heads/kv_heads)) and, with a sliding window W, position p sees positions p−W+1 … p.
+ * Tokens are processed in chunks of up to {@link #CHUNK} rows through the same code, so one-token decoding
+ * and a prompt prefill share every line. Matrix-vector products are split over output rows across the
+ * {@link Parallel} pool. Not thread-safe: one sequence at a time.
+ */
+public final class LlamaModel implements AutoCloseable {
+    /** Most tokens pushed through the blocks at once (prefill and scoring work in chunks of this size). */
+    public static final int CHUNK = 32;
+
+    private final LlamaWeights w;
+    private final LlamaConfig c;
+    private final int maxSeq, dim, qDim, kvDim, ffn, vocab, heads, kvHeads, headDim, window;
+    private final float eps;
+    private final Rope rope;
+    private final Tensor keyCache, valueCache; // [layers, maxSeq, kvDim]
+    private final MemorySegment kc, vc;
+    // activations for up to CHUNK rows, row-major
+    private final float[] x, xb, xb2, q, k, v, hb, hb2, att, logits, logitsChunk;
+    private final MatVec matvec = new MatVec();
+    private final Attention attention = new Attention();
+
+    /** A model over {@code weights} (which it does not own) with a KV cache for {@code maxSeq} positions. */
+    public LlamaModel(LlamaWeights weights, int maxSeq) {
+        this.w = weights;
+        this.c = weights.config();
+        if (maxSeq <= 0 || maxSeq > c.maxPositionEmbeddings())
+            throw new IllegalArgumentException("maxSeq " + maxSeq + " must be in [1, max_position_embeddings = " + c.maxPositionEmbeddings() + "]");
+        this.maxSeq = maxSeq;
+        dim = c.hiddenSize();
+        qDim = c.qDim();
+        kvDim = c.kvDim();
+        ffn = c.intermediateSize();
+        vocab = c.vocabSize();
+        heads = c.numAttentionHeads();
+        kvHeads = c.numKeyValueHeads();
+        headDim = c.headDim();
+        window = c.slidingWindow();
+        eps = (float) c.rmsNormEps();
+        rope = new Rope(c, weights.ropeLayout(), maxSeq);
+        long cacheFloats = (long) c.numHiddenLayers() * maxSeq * kvDim;
+        keyCache = Tensor.zeros(DType.F32, MemoryCategory.ACTIVATIONS, (int) Math.min(Integer.MAX_VALUE, cacheFloats));
+        valueCache = Tensor.zeros(DType.F32, MemoryCategory.ACTIVATIONS, (int) Math.min(Integer.MAX_VALUE, cacheFloats));
+        if (cacheFloats > Integer.MAX_VALUE) {
+            keyCache.close();
+            valueCache.close();
+            throw new IllegalArgumentException("KV cache of " + cacheFloats + " floats per tensor is too large; use a shorter maxSeq");
+        }
+        kc = keyCache.segment();
+        vc = valueCache.segment();
+        x = new float[CHUNK * dim];
+        xb = new float[CHUNK * Math.max(dim, qDim)];
+        xb2 = new float[CHUNK * dim];
+        q = new float[CHUNK * qDim];
+        k = new float[CHUNK * kvDim];
+        v = new float[CHUNK * kvDim];
+        hb = new float[CHUNK * ffn];
+        hb2 = new float[CHUNK * ffn];
+        att = new float[heads * maxSeq];
+        logits = new float[vocab];
+        logitsChunk = new float[CHUNK * vocab];
+    }
+
+    public LlamaConfig config() {
+        return c;
+    }
+
+    /** Positions the KV cache holds. */
+    public int maxSeq() {
+        return maxSeq;
+    }
+
+    /**
+     * Runs one token at position {@code pos} (positions 0 … pos−1 must already be in the cache) and returns
+     * the next-token logits. The array is this model's buffer: valid until the next call.
+     */
+    public float[] forward(int token, int pos) {
+        checkRange(1, pos);
+        checkToken(token);
+        embed(token, 0);
+        blocks(1, pos);
+        finalLogits(1, false);
+        return logits;
+    }
+
+    /** Runs {@code tokens} at positions startPos, startPos+1, … and returns the logits after the last one (model buffer). */
+    public float[] prefill(int[] tokens, int startPos) {
+        if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
+        checkRange(tokens.length, startPos);
+        for (int off = 0; off < tokens.length; off += CHUNK) {
+            int n = Math.min(CHUNK, tokens.length - off);
+            for (int t = 0; t < n; t++) {
+                checkToken(tokens[off + t]);
+                embed(tokens[off + t], t);
+            }
+            blocks(n, startPos + off);
+            if (off + n == tokens.length) finalLogits(n, false);
+        }
+        return logits;
+    }
+
+    /**
+     * Runs {@code tokens} at positions startPos, … and writes the logits of every position into {@code out}
+     * ([tokens.length, vocab], row-major), for scoring a text.
+     */
+    public void forwardAll(int[] tokens, int startPos, float[] out) {
+        if (out.length < (long) tokens.length * vocab)
+            throw new IllegalArgumentException("output holds " + out.length + " floats, need " + (long) tokens.length * vocab);
+        checkRange(tokens.length, startPos);
+        for (int off = 0; off < tokens.length; off += CHUNK) {
+            int n = Math.min(CHUNK, tokens.length - off);
+            for (int t = 0; t < n; t++) {
+                checkToken(tokens[off + t]);
+                embed(tokens[off + t], t);
+            }
+            blocks(n, startPos + off);
+            finalLogits(n, true);
+            System.arraycopy(logitsChunk, 0, out, off * vocab, n * vocab);
+        }
+    }
+
+    private void checkRange(int n, int startPos) {
+        if (startPos < 0 || (long) startPos + n > maxSeq)
+            throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + n - 1) + " do not fit the KV cache of " + maxSeq);
+    }
+
+    private void checkToken(int token) {
+        if (token < 0 || token >= vocab) throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + vocab + ")");
+    }
+
+    private void embed(int token, int row) {
+        MemorySegment.copy(w.tokEmbeddings().segment(), ValueLayout.JAVA_FLOAT, (long) token * dim * 4, x, row * dim, dim);
+    }
+
+    /** All decoder blocks over rows 0 … n−1 of x, which sit at positions pos0 … pos0+n−1. */
+    private void blocks(int n, int pos0) {
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            LlamaWeights.Layer L = w.layers().get(l);
+            // attention branch: xb = RMSNorm(x); q,k,v = Wq·xb, Wk·xb, Wv·xb
+            for (int t = 0; t < n; t++) Kernels.rmsnorm(xb, t * dim, x, t * dim, L.attnNorm().segment(), dim, eps);
+            matvec.run3(xb, dim, n, L.wq(), q, qDim, L.wk(), k, kvDim, L.wv(), v, kvDim);
+            long layerBase = (long) l * maxSeq * kvDim;
+            for (int t = 0; t < n; t++) {
+                int pos = pos0 + t;
+                rope.apply(q, t * qDim, heads, pos);
+                rope.apply(k, t * kvDim, kvHeads, pos);
+                for (int ch = 0; ch < kvDim; ch++) { // channel-major cache: [layer][kv channel][position]
+                    kc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, k[t * kvDim + ch]);
+                    vc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, v[t * kvDim + ch]);
+                }
+            }
+            attention.run(layerBase, n, pos0); // xb = softmax(q·Kᵀ/√d_h)·V per head
+            matvec.run1(xb, qDim, n, L.wo(), xb2, dim);
+            for (int i = 0; i < n * dim; i++) x[i] += xb2[i];
+            // MLP branch: x += W2·(silu(W1·RMSNorm(x)) ⊙ W3·RMSNorm(x))
+            for (int t = 0; t < n; t++) Kernels.rmsnorm(xb, t * dim, x, t * dim, L.ffnNorm().segment(), dim, eps);
+            matvec.run2(xb, dim, n, L.w1(), hb, ffn, L.w3(), hb2, ffn);
+            Kernels.siluMul(hb, 0, hb2, 0, n * ffn);
+            matvec.run1(hb, ffn, n, L.w2(), xb2, dim);
+            for (int i = 0; i < n * dim; i++) x[i] += xb2[i];
+        }
+    }
+
+    /** Final RMSNorm and LM head, for the last row only or for every row. */
+    private void finalLogits(int n, boolean allRows) {
+        int first = allRows ? 0 : n - 1;
+        for (int t = first; t < n; t++) Kernels.rmsnorm(x, t * dim, x, t * dim, w.norm().segment(), dim, eps);
+        if (allRows) matvec.run1(x, dim, n, w.lmHead(), logitsChunk, vocab);
+        else matvec.run1From(x, (n - 1) * dim, dim, w.lmHead(), logits, vocab);
+    }
+
+    /**
+     * out_p[t, r] = W_p[r, :] · in[t, :] for up to three matrices sharing one input, split over the
+     * concatenated output rows in one parallel dispatch. Reused for every product (no allocation per token).
+     */
+    private static final class MatVec implements Parallel.Range {
+        private final MemorySegment[] mats = new MemorySegment[3];
+        private final float[][] outs = new float[3][];
+        private final int[] rows = new int[3];
+        private int parts, cols, n, inOff;
+        private float[] in;
+
+        void run1(float[] in, int cols, int n, Tensor w, float[] out, int rows) {
+            set(in, 0, cols, n);
+            add(w, out, rows);
+            go();
+        }
+
+        void run1From(float[] in, int inOff, int cols, Tensor w, float[] out, int rows) {
+            set(in, inOff, cols, 1);
+            add(w, out, rows);
+            go();
+        }
+
+        void run2(float[] in, int cols, int n, Tensor w0, float[] o0, int r0, Tensor w1, float[] o1, int r1) {
+            set(in, 0, cols, n);
+            add(w0, o0, r0);
+            add(w1, o1, r1);
+            go();
+        }
+
+        void run3(float[] in, int cols, int n, Tensor w0, float[] o0, int r0, Tensor w1, float[] o1, int r1, Tensor w2, float[] o2, int r2) {
+            set(in, 0, cols, n);
+            add(w0, o0, r0);
+            add(w1, o1, r1);
+            add(w2, o2, r2);
+            go();
+        }
+
+        private void set(float[] in, int inOff, int cols, int n) {
+            this.in = in;
+            this.inOff = inOff;
+            this.cols = cols;
+            this.n = n;
+            parts = 0;
+        }
+
+        private void add(Tensor w, float[] out, int r) {
+            mats[parts] = w.segment();
+            outs[parts] = out;
+            rows[parts++] = r;
+        }
+
+        private void go() {
+            long groups = 0;
+            for (int p = 0; p < parts; p++) groups += (rows[p] + 3) / 4;
+            long work = 4L * cols * n;
+            Parallel.range(groups, Math.max(1, 32768 / work), this);
+        }
+
+        /**
+         * Work items are groups of four consecutive rows of one matrix (the last group of a matrix may be
+         * shorter), so which kernel computes a row never depends on how the range is split across threads.
+         */
+        @Override
+        public void run(long lo, long hi) {
+            int p = 0;
+            long first = 0; // first group of part p
+            for (long g = lo; g < hi; g++) {
+                while (g - first >= (rows[p] + 3) / 4) first += (rows[p++] + 3) / 4;
+                int r0 = (int) (g - first) * 4, R = rows[p];
+                MemorySegment m = mats[p];
+                float[] out = outs[p];
+                for (int t = 0; t < n; t++) {
+                    int xOff = inOff + t * cols;
+                    if (r0 + 4 <= R) Kernels.dot4(m, (long) r0 * cols, cols, in, xOff, cols, out, t * R + r0, 1);
+                    else for (int r = r0; r < R; r++) out[t * R + r] = Kernels.dot(m, (long) r * cols, in, xOff, cols);
+                }
+            }
+        }
+    }
+
+    /**
+     * Causal grouped-query attention for rows 0 … n−1 of q, written to xb; parallel over heads. The cache is
+     * channel-major ([layer][kv channel][position]), so both the scores q·K and the mix p·V run along
+     * positions with contiguous vector loads, whatever the head width.
+     */
+    private final class Attention implements Parallel.Range {
+        private long layerBase;
+        private int n, pos0;
+        private float scale;
+
+        void run(long layerBase, int n, int pos0) {
+            this.layerBase = layerBase;
+            this.n = n;
+            this.pos0 = pos0;
+            this.scale = (float) (1.0 / Math.sqrt(headDim)); // 1/√d_h (Vaswani et al. 2017, eq. 1)
+            long work = 2L * n * (pos0 + n) * headDim; // per head: scores plus the weighted sum of values
+            Parallel.range(heads, Math.max(1, 65536 / Math.max(1, work)), this);
+        }
+
+        @Override
+        public void run(long lo, long hi) {
+            int group = heads / kvHeads;
+            for (int h = (int) lo; h < hi; h++) {
+                long kvBase = layerBase + (long) (h / group) * headDim * maxSeq;
+                int a = h * maxSeq;
+                for (int t = 0; t < n; t++) {
+                    int pos = pos0 + t, from = window > 0 ? Math.max(0, pos - window + 1) : 0, len = pos - from + 1;
+                    int qOff = t * qDim + h * headDim;
+                    // scores s_j = (q/√d_h)·k_j for j in [from, pos]
+                    Arrays.fill(att, a + from, a + pos + 1, 0f);
+                    for (int i = 0; i < headDim; i++)
+                        Kernels.axpy(q[qOff + i] * scale, kc, kvBase + (long) i * maxSeq + from, att, a + from, len);
+                    Kernels.softmax(att, a + from, len);
+                    // out_i = Σ_j p_j · v_j[i]
+                    int o = t * qDim + h * headDim;
+                    for (int i = 0; i < headDim; i++)
+                        xb[o + i] = Kernels.dot(vc, kvBase + (long) i * maxSeq + from, att, a + from, len);
+                }
+            }
+        }
+    }
+
+    /** Releases the KV cache (the weights belong to the caller). */
+    @Override
+    public void close() {
+        keyCache.close();
+        valueCache.close();
+    }
+}

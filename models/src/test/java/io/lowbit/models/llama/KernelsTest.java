@@ -1,0 +1,128 @@
+package io.lowbit.models.llama;
+
+import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.Rng;
+import io.lowbit.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Each vector kernel against a plain double loop on odd lengths and offsets. */
+class KernelsTest {
+    static final int[] SIZES = {1, 7, 31, 33, 63, 65, 127, 129};
+    static long live;
+
+    @BeforeAll
+    static void start() {
+        live = Allocator.liveBytes();
+    }
+
+    @AfterAll
+    static void noLeaks() {
+        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
+    }
+
+    static float[] random(int n, long seed) {
+        Rng r = new Rng(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
+        return a;
+    }
+
+    @Test
+    void dotProducts() {
+        for (int n : SIZES) {
+            float[] w = random(n + 5, n), x = random(n + 3, n + 1);
+            double ref = 0;
+            for (int i = 0; i < n; i++) ref += (double) w[i + 5] * x[i + 3];
+            try (Tensor t = Tensor.of(w, n + 5)) {
+                assertEquals(ref, Kernels.dot(t.segment(), 5, x, 3, n), 1e-5 * Math.sqrt(n), "segment dot n=" + n);
+            }
+            assertEquals(ref, Kernels.dot(w, 5, x, 3, n), 1e-5 * Math.sqrt(n), "array dot n=" + n);
+        }
+    }
+
+    @Test
+    void fourRowDotProducts() {
+        for (int n : SIZES) {
+            int stride = n + 3;
+            float[] w = random(2 + 4 * stride, 3 * n), x = random(n + 1, n + 2), out = new float[1 + 4 * 2];
+            try (Tensor t = Tensor.of(w, w.length)) {
+                Kernels.dot4(t.segment(), 2, stride, x, 1, n, out, 1, 2);
+            }
+            for (int r = 0; r < 4; r++) {
+                double ref = 0;
+                for (int i = 0; i < n; i++) ref += (double) w[2 + r * stride + i] * x[1 + i];
+                assertEquals(ref, out[1 + 2 * r], 1e-5 * Math.sqrt(n), "dot4 row " + r + " n=" + n);
+            }
+        }
+    }
+
+    @Test
+    void expIsAccurateAndTheVectorAndScalarFormsAgreeBitForBit() {
+        int len = Kernels.S.length();
+        float[] xs = new float[len];
+        double worst = 0;
+        for (int j = 0; j <= 40000; j++) {
+            float x = -90f * j / 40000;
+            float e = Kernels.exp(x);
+            double ref = Math.exp(x);
+            if (x >= -87.33f) worst = Math.max(worst, Math.abs(e - ref) / ref);
+            else if (x < -87.34f) assertEquals(0f, e, "e^" + x + " is below the normal range");
+            xs[j % len] = x;
+            if (j % len == len - 1) {
+                float[] v = new float[len];
+                Kernels.exp(jdk.incubator.vector.FloatVector.fromArray(Kernels.S, xs, 0)).intoArray(v, 0);
+                for (int i = 0; i < len; i++) assertEquals(Kernels.exp(xs[i]), v[i], 0f, "lane " + i + " x=" + xs[i]);
+            }
+        }
+        assertTrue(worst < 3e-7, "relative error " + worst);
+        assertEquals(1f, Kernels.exp(0f));
+    }
+
+    @Test
+    void axpyBothForms() {
+        for (int n : SIZES) {
+            float[] x = random(n + 2, n), y = random(n + 1, 7 * n), y2 = y.clone();
+            double[] ref = new double[n];
+            for (int i = 0; i < n; i++) ref[i] = y[i + 1] + 0.75 * x[i + 2];
+            Kernels.axpy(0.75f, x, 2, y, 1, n);
+            try (Tensor t = Tensor.of(x, n + 2)) {
+                Kernels.axpy(0.75f, t.segment(), 2, y2, 1, n);
+            }
+            for (int i = 0; i < n; i++) {
+                assertEquals(ref[i], y[i + 1], 1e-6, "array axpy n=" + n);
+                assertEquals(ref[i], y2[i + 1], 1e-6, "segment axpy n=" + n);
+            }
+        }
+    }
+
+    @Test
+    void rmsnormSoftmaxAndGate() {
+        for (int n : SIZES) {
+            float[] x = random(n + 4, n), g = random(n, n + 9), out = new float[n + 1];
+            double ss = 0;
+            for (int i = 0; i < n; i++) ss += (double) x[i + 4] * x[i + 4];
+            double inv = 1 / Math.sqrt(ss / n + 1e-5);
+            try (Tensor gt = Tensor.of(g, n)) {
+                Kernels.rmsnorm(out, 1, x, 4, gt.segment(), n, 1e-5f);
+            }
+            for (int i = 0; i < n; i++) assertEquals(x[i + 4] * inv * g[i], out[i + 1], 1e-5, "rmsnorm n=" + n);
+
+            float[] s = random(n + 2, 3 * n);
+            double max = Double.NEGATIVE_INFINITY, sum = 0;
+            for (int i = 0; i < n; i++) max = Math.max(max, s[i + 2]);
+            for (int i = 0; i < n; i++) sum += Math.exp(s[i + 2] - max);
+            double[] ref = new double[n];
+            for (int i = 0; i < n; i++) ref[i] = Math.exp(s[i + 2] - max) / sum;
+            Kernels.softmax(s, 2, n);
+            for (int i = 0; i < n; i++) assertEquals(ref[i], s[i + 2], 1e-6, "softmax n=" + n);
+
+            float[] h = random(n, 5 * n), u = random(n, 6 * n), h0 = h.clone();
+            Kernels.siluMul(h, 0, u, 0, n);
+            for (int i = 0; i < n; i++) assertEquals(h0[i] / (1 + Math.exp(-h0[i])) * u[i], h[i], 1e-6, "silu gate n=" + n);
+        }
+    }
+}
