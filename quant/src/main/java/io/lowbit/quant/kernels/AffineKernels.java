@@ -12,10 +12,11 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * Kernels for {@link AffineQuantizedTensor}.
  *
- * <p>GEMV per row r: y[r] = Σ_g s[r,g]·(Σ_{c∈g} q[r,c]·x[c] − z[r,g]·Σ_{c∈g} x[c]), so the inner loop is a
- * plain dot product of decoded codes with x (8 codes per step, {@link CodeVectors}), the per-group x
- * sums are computed once per call, and the scale is applied once per group. Act-order tensors (g_idx)
- * take the same formula with groups gathered per column, in a scalar loop.
+ * <p>GEMV per row r: y[r] = Σ_g s[r,g]·Σ_{c∈g} (q[r,c] − z[r,g])·x[c], so the inner loop is a dot
+ * product of decoded, zero-shifted codes with x (8 codes per step, {@link CodeVectors}) and the scale is
+ * applied once per group. (Subtracting z per element instead of using z·Σx keeps the float error at the
+ * level of a dense dot product: there is no cancellation between Σq·x and z·Σx.) Act-order tensors
+ * (g_idx) take the same formula with groups gathered per column, in a scalar loop.
  */
 public final class AffineKernels {
     private static final int L = CodeVectors.LANES;
@@ -31,16 +32,14 @@ public final class AffineKernels {
     /** y = W·x, parallel over output rows. */
     public static void gemv(AffineQuantizedTensor w, float[] x, float[] y) {
         int cols = w.cols(), ng = w.numGroups();
-        float[] xsum = new float[ng]; // Σ_{c∈g} x[c]
-        for (int c = 0; c < cols; c++) xsum[w.groupOf(c)] += x[c];
         boolean vec = vectorizable(w);
         Parallel.range(w.rows(), 64, (lo, hi) -> {
             float[] dots = vec ? null : new float[ng];
-            for (int r = (int) lo; r < hi; r++) y[r] = vec ? rowVector(w, r, x, xsum) : rowScalar(w, r, x, xsum, dots);
+            for (int r = (int) lo; r < hi; r++) y[r] = vec ? rowVector(w, r, x) : rowScalar(w, r, x, dots);
         });
     }
 
-    private static float rowVector(AffineQuantizedTensor w, int r, float[] x, float[] xsum) {
+    private static float rowVector(AffineQuantizedTensor w, int r, float[] x) {
         MemorySegment codes = w.codeSegment();
         int bits = w.bits(), cols = w.cols(), gc = w.groupCols(), ng = w.numGroups();
         long base = (long) r * w.rowBytes();
@@ -51,27 +50,31 @@ public final class AffineKernels {
             float s = w.scale(r, g);
             int z = w.zero(r, g);
             FloatVector acc = FloatVector.zero(CodeVectors.F);
+            FloatVector zv = FloatVector.broadcast(CodeVectors.F, (float) z);
             int c = c0;
             for (; c + L <= c1; c += L) {
                 FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
-                acc = q.fma(FloatVector.fromArray(CodeVectors.F, x, c), acc);
+                acc = q.sub(zv).fma(FloatVector.fromArray(CodeVectors.F, x, c), acc);
             }
             float tail = 0f;
-            for (; c < c1; c++) tail += BitPacking.get(codes, base, c, bits) * x[c];
+            for (; c < c1; c++) tail += (BitPacking.get(codes, base, c, bits) - z) * x[c];
             total = acc.fma(FloatVector.broadcast(CodeVectors.F, s), total);
-            rest += s * (tail - z * xsum[g]);
+            rest += s * tail;
         }
         return total.reduceLanes(VectorOperators.ADD) + rest;
     }
 
-    private static float rowScalar(AffineQuantizedTensor w, int r, float[] x, float[] xsum, float[] dots) {
+    private static float rowScalar(AffineQuantizedTensor w, int r, float[] x, float[] dots) {
         MemorySegment codes = w.codeSegment();
         int bits = w.bits(), cols = w.cols(), ng = w.numGroups();
         long base = (long) r * w.rowBytes();
         java.util.Arrays.fill(dots, 0f);
-        for (int c = 0; c < cols; c++) dots[w.groupOf(c)] += BitPacking.get(codes, base, c, bits) * x[c];
+        for (int c = 0; c < cols; c++) {
+            int g = w.groupOf(c);
+            dots[g] += (BitPacking.get(codes, base, c, bits) - w.zero(r, g)) * x[c];
+        }
         float y = 0f;
-        for (int g = 0; g < ng; g++) y += w.scale(r, g) * (dots[g] - w.zero(r, g) * xsum[g]);
+        for (int g = 0; g < ng; g++) y += w.scale(r, g) * dots[g];
         return y;
     }
 
