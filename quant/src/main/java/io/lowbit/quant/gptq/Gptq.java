@@ -17,7 +17,9 @@ import java.util.stream.IntStream;
 /**
  * GPTQ for one linear layer (spec steps 1–7). Feed the layer's real inputs with {@link #observe(Tensor)},
  * then {@link #quantize(Tensor)}. Rows of W are independent given U = chol(H⁻¹)ᵀ, so row blocks run in
- * parallel; inside each, columns are walked in lazy blocks of {@code blockSize}.
+ * parallel; inside each, columns are walked in lazy blocks of {@code blockSize} (with groups, a block
+ * also ends before a group that would straddle its end, so every group refit sees fully updated weights
+ * and the result does not depend on the block size).
  */
 public final class Gptq implements Quantizer {
     /**
@@ -177,8 +179,12 @@ public final class Gptq implements Quantizer {
             }
         }
         double[] err = new double[m * bs]; // Err[:, i − i1] of the current block
-        for (int i1 = 0; i1 < n; i1 += bs) {
-            int i2 = Math.min(n, i1 + bs);
+        for (int i1 = 0, i2; i1 < n; i1 = i2) {
+            i2 = Math.min(n, i1 + bs);
+            if (g > 0) { // end the block before a group that would straddle its end: refits must see all updates
+                int s = (i2 - 1) / g * g; // the last group start inside the block
+                if (s > i1 && s + g > i2 && i2 < n) i2 = s;
+            }
             for (int i = i1; i < i2; i++) {
                 if (g > 0 && i % g == 0) { // refit from the current, error-updated weights of the group
                     for (int r = r0; r < r1; r++) {

@@ -1,0 +1,97 @@
+package io.lowbit.quant;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.lowbit.quant.linalg.DenseLinalg;
+import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.Rng;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class LinalgTest {
+    private static long live;
+
+    @BeforeAll
+    static void start() {
+        live = Allocator.liveBytes();
+    }
+
+    @AfterAll
+    static void noLeak() {
+        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by LinalgTest");
+    }
+
+    /** A = B·Bᵀ + n·I with Gaussian B: symmetric positive definite. */
+    static double[] spd(long seed, int n) {
+        Rng rng = new Rng(seed);
+        double[] b = new double[n * n];
+        for (int i = 0; i < b.length; i++) b[i] = rng.nextGaussian();
+        double[] a = DenseLinalg.multiply(b, DenseLinalg.transpose(b, n), n);
+        for (int i = 0; i < n; i++) a[i * n + i] += n;
+        return a;
+    }
+
+    static void assertIdentity(double[] m, int n, double tol, String what) {
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) assertEquals(i == j ? 1 : 0, m[i * n + j], tol, what + " (" + i + ", " + j + ")");
+    }
+
+    @Test
+    void exactTwoByTwo() {
+        // [[4, 2], [2, 5]] = L·Lᵀ with L = [[2, 0], [1, 2]]
+        assertArrayEquals(new double[] {2, 0, 1, 2}, DenseLinalg.cholesky(new double[] {4, 2, 2, 5}, 2), 0);
+        assertArrayEquals(new double[] {0.5, 0, -0.25, 0.5}, DenseLinalg.invertLower(new double[] {2, 0, 1, 2}, 2), 0);
+    }
+
+    @Test
+    void choleskyReconstructsTheMatrix() {
+        for (int n : new int[] {1, 7, 33, 65}) {
+            double[] a = spd(n, n), l = DenseLinalg.cholesky(a, n);
+            for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) assertEquals(0, l[i * n + j], "upper part of L");
+            double[] llt = DenseLinalg.multiply(l, DenseLinalg.transpose(l, n), n);
+            for (int i = 0; i < n * n; i++) assertEquals(a[i], llt[i], 1e-10 * n, "L·Lᵀ, n=" + n);
+        }
+    }
+
+    @Test
+    void triangularInverseAndSolves() {
+        int n = 31;
+        double[] l = DenseLinalg.cholesky(spd(3, n), n);
+        assertIdentity(DenseLinalg.multiply(l, DenseLinalg.invertLower(l, n), n), n, 1e-12, "L·L⁻¹");
+        double[] b = new double[n];
+        for (int i = 0; i < n; i++) b[i] = Math.sin(i + 1);
+        double[] x = DenseLinalg.solveLower(l, n, b);
+        double[] u = DenseLinalg.transpose(l, n), y = DenseLinalg.solveUpper(u, n, b);
+        for (int i = 0; i < n; i++) {
+            double s = 0, t = 0;
+            for (int k = 0; k < n; k++) {
+                s += l[i * n + k] * x[k];
+                t += u[i * n + k] * y[k];
+            }
+            assertEquals(b[i], s, 1e-12, "L·x = b");
+            assertEquals(b[i], t, 1e-12, "U·y = b");
+        }
+    }
+
+    @Test
+    void upperCholeskyOfInverse() {
+        for (int n : new int[] {1, 7, 65}) {
+            double[] a = spd(100 + n, n), u = DenseLinalg.upperCholeskyOfInverse(a, n);
+            for (int i = 0; i < n; i++) {
+                assertTrue(u[i * n + i] > 0, "positive diagonal");
+                for (int j = 0; j < i; j++) assertEquals(0, u[i * n + j], "lower part of U");
+            }
+            double[] utu = DenseLinalg.multiply(DenseLinalg.transpose(u, n), u, n);
+            assertIdentity(DenseLinalg.multiply(utu, a, n), n, 1e-10, "UᵀU·A, n=" + n);
+        }
+    }
+
+    @Test
+    void badInputIsRejected() {
+        ArithmeticException e = assertThrows(ArithmeticException.class, () -> DenseLinalg.cholesky(new double[] {1, 2, 2, 1}, 2));
+        assertTrue(e.getMessage().contains("pivot 1"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> DenseLinalg.cholesky(new double[3], 2));
+        assertThrows(ArithmeticException.class, () -> DenseLinalg.invertLower(new double[] {1, 0, 1, 0}, 2));
+    }
+}
