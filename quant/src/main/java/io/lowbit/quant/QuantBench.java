@@ -23,39 +23,72 @@ import java.util.List;
 public final class QuantBench {
     private QuantBench() {}
 
-    /** Runs the measurement on a weight [out, in] and returns the report lines. */
+    /**
+     * Runs the measurement on a weight [out, in] with 1 thread and with {@link Parallel#threads()} threads
+     * and returns the report lines. The kernels are timed in interleaved rounds (f32, int4, nf4, f32, ...)
+     * so that load from other processes affects all of them alike.
+     */
     public static List<String> run(int out, int in, int warmup, int runs) {
         List<String> lines = new ArrayList<>();
-        lines.add(String.format("QuantBench GEMV W[%d, %d], %d threads, median of %d runs after %d warm-up", out, in, Parallel.threads(), runs, warmup));
         Rng rng = new Rng(1234);
         float[] x = new float[in];
         for (int i = 0; i < in; i++) x[i] = (float) rng.nextGaussian();
         float[] y = new float[out];
+        int threads = Parallel.threads();
         try (Tensor w = Tensor.empty(DType.F32, MemoryCategory.WEIGHTS, out, in)) {
             long n = (long) out * in;
             for (long i = 0; i < n; i++) w.segment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.02 * rng.nextGaussian()));
-            double f32 = time(() -> DenseGemv.gemv(w.segment(), 0, out, in, x, y), warmup, runs);
-            lines.add(row("f32", f32, 32.0, n, f32, Double.NaN));
             try (QuantizedTensor int4 = new AffineQuantizer(AffineSpec.perGroup(4, false, 128)).quantize(w);
                  QuantizedTensor nf4 = new Nf4Quantizer().quantize(w)) {
-                for (var e : List.of(java.util.Map.entry("int4-g128", int4), java.util.Map.entry("nf4-dq", nf4))) {
-                    QuantizedTensor q = e.getValue();
-                    double t = time(() -> q.gemv(x, y), warmup, runs);
-                    float[] fused = y.clone();
+                String[] names = {"f32", "int4-g128", "nf4-dq"};
+                QuantizedTensor[] q = {null, int4, nf4};
+                Runnable[] kernels = {() -> DenseGemv.gemv(w.segment(), 0, out, in, x, y), () -> int4.gemv(x, y), () -> nf4.gemv(x, y)};
+                double[] relDiff = {Double.NaN, 0, 0};
+                for (int k = 1; k < 3; k++) {
+                    q[k].gemv(x, y);
                     float[] ref = new float[out];
-                    try (Tensor d = q.dequantize()) {
+                    try (Tensor d = q[k].dequantize()) {
                         DenseGemv.gemv(d.segment(), 0, out, in, x, ref);
                     }
                     double maxDiff = 0, maxRef = 0;
                     for (int r = 0; r < out; r++) {
-                        maxDiff = Math.max(maxDiff, Math.abs(fused[r] - ref[r]));
+                        maxDiff = Math.max(maxDiff, Math.abs(y[r] - ref[r]));
                         maxRef = Math.max(maxRef, Math.abs(ref[r]));
                     }
-                    lines.add(row(e.getKey(), t, q.bitsPerWeight(), n, f32, maxDiff / maxRef));
+                    relDiff[k] = maxDiff / maxRef;
+                }
+                for (int t : threads > 1 ? new int[] {1, threads} : new int[] {1}) {
+                    Parallel.setThreads(t);
+                    try {
+                        double[] med = timeInterleaved(kernels, warmup, runs);
+                        lines.add(String.format("QuantBench GEMV y = W·x, W[%d, %d], %d thread(s), median of %d interleaved runs after %d warm-up",
+                                out, in, t, runs, warmup));
+                        for (int k = 0; k < 3; k++)
+                            lines.add(row(names[k], med[k], k == 0 ? 32.0 : q[k].bitsPerWeight(), n, med[0], relDiff[k]));
+                    } finally {
+                        Parallel.setThreads(threads);
+                    }
                 }
             }
         }
         return lines;
+    }
+
+    private static double[] timeInterleaved(Runnable[] kernels, int warmup, int runs) {
+        for (int i = 0; i < warmup; i++) for (Runnable k : kernels) k.run();
+        double[][] t = new double[kernels.length][runs];
+        for (int i = 0; i < runs; i++)
+            for (int k = 0; k < kernels.length; k++) {
+                long t0 = System.nanoTime();
+                kernels[k].run();
+                t[k][i] = (System.nanoTime() - t0) / 1e9;
+            }
+        double[] med = new double[kernels.length];
+        for (int k = 0; k < kernels.length; k++) {
+            Arrays.sort(t[k]);
+            med[k] = t[k][runs / 2];
+        }
+        return med;
     }
 
     private static String row(String name, double sec, double bitsPerWeight, long n, double f32, double relDiff) {
@@ -63,18 +96,6 @@ public final class QuantBench {
         return String.format("%-10s %8.3f ms  %6.2f GB/s  speedup vs f32 %5.2fx  %.4f bits/weight (%.4f bytes)%s",
                 name, sec * 1e3, bytes / sec / 1e9, f32 / sec, bitsPerWeight, bitsPerWeight / 8,
                 Double.isNaN(relDiff) ? "" : String.format("  max|fused-ref|/max|ref| %.2e", relDiff));
-    }
-
-    private static double time(Runnable r, int warmup, int runs) {
-        for (int i = 0; i < warmup; i++) r.run();
-        double[] t = new double[runs];
-        for (int i = 0; i < runs; i++) {
-            long t0 = System.nanoTime();
-            r.run();
-            t[i] = (System.nanoTime() - t0) / 1e9;
-        }
-        Arrays.sort(t);
-        return t[runs / 2];
     }
 
     /** {@code java ... io.lowbit.quant.QuantBench [out in]} (default 4096 11008). */

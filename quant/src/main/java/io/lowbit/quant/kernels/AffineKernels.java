@@ -16,7 +16,8 @@ import jdk.incubator.vector.VectorOperators;
  * product of decoded, zero-shifted codes with x (8 codes per step, {@link CodeVectors}) and the scale is
  * applied once per group. (Subtracting z per element instead of using z·Σx keeps the float error at the
  * level of a dense dot product: there is no cancellation between Σq·x and z·Σx.) Act-order tensors
- * (g_idx) take the same formula with groups gathered per column, in a scalar loop.
+ * (g_idx) take the same formula with groups gathered per column, in a scalar loop. Int4 weights whose
+ * groups start on 2L-column boundaries use the table-lookup kernel of {@link Lut4Kernels} instead.
  */
 public final class AffineKernels {
     private static final int L = CodeVectors.LANES;
@@ -32,6 +33,13 @@ public final class AffineKernels {
     /** y = W·x, parallel over output rows. */
     public static void gemv(AffineQuantizedTensor w, float[] x, float[] y) {
         int cols = w.cols(), ng = w.numGroups();
+        if (Lut4Kernels.eligible(w)) {
+            float[][] xs = Lut4Kernels.split(x);
+            Parallel.range(w.rows(), 64, (lo, hi) -> {
+                for (int r = (int) lo; r < hi; r++) y[r] = Lut4Kernels.affineRow(w, r, x, xs);
+            });
+            return;
+        }
         boolean vec = vectorizable(w);
         Parallel.range(w.rows(), 64, (lo, hi) -> {
             float[] dots = vec ? null : new float[ng];

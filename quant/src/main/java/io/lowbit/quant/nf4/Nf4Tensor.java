@@ -108,6 +108,22 @@ public final class Nf4Tensor implements QuantizedTensor {
         return Math.max(0f, mean + q * scale);
     }
 
+    /** Decodes the absmax of blocks [b0, b0 + count) into {@code out[0, count)} (same values as {@link #absmax(int)}). */
+    public void absmax(int b0, int count, float[] out) {
+        if (b0 < 0 || count < 0 || b0 + count > numBlocks || out.length < count)
+            throw new IndexOutOfBoundsException("absmax blocks [" + b0 + ", " + (b0 + count) + ") of " + numBlocks + " into " + out.length);
+        if (!doubleQuant) {
+            MemorySegment.copy(absmax.segment(), ValueLayout.JAVA_FLOAT, 4L * b0, out, 0, count);
+            return;
+        }
+        MemorySegment q = absmaxQ.segment(), sc = absmaxScale.segment();
+        float mean = absmaxMean.segment().getAtIndex(ValueLayout.JAVA_FLOAT, 0);
+        for (int i = 0; i < count; i++) {
+            int b = b0 + i;
+            out[i] = Math.max(0f, mean + q.get(ValueLayout.JAVA_BYTE, b) * sc.getAtIndex(ValueLayout.JAVA_FLOAT, b / dqBlockSize));
+        }
+    }
+
     /** The 4-bit code of flat element {@code e}. */
     public int code(long e) {
         return BitPacking.get(qweight.segment(), 0, e, 4);
