@@ -13,7 +13,9 @@ import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.stream.IntStream;
 import java.util.Map;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterAll;
@@ -56,8 +58,9 @@ class KernelsTest {
 
     @Test
     void fusedGemvEqualsDequantizeThenMatvecOnOddShapes() {
+        int[] colsList = java.util.stream.IntStream.concat(Arrays.stream(Fixtures.ODD), IntStream.of(64, 96, 160)).toArray(); // 64k: NF4 lookup path, rows starting mid-block
         for (int rows : new int[] {1, 7, 33})
-            for (int cols : Fixtures.ODD)
+            for (int cols : colsList)
                 try (Tensor w = Fixtures.weight(rows * 1000L + cols, rows, cols)) {
                     float[] x = Fixtures.gaussian(cols, cols);
                     for (var f : formats().entrySet()) {
