@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.lowbit.quant.gptq.Gptq;
 import io.lowbit.quant.gptq.Hessian;
 import io.lowbit.quant.kernels.TiledMatmul;
+import io.lowbit.quant.nf4.Nf4;
 import io.lowbit.quant.nf4.Nf4Quantizer;
+import io.lowbit.quant.nf4.Nf4Tensor;
+import io.lowbit.quant.uniform.AffineQuantizedTensor;
 import io.lowbit.quant.uniform.AffineQuantizer;
 import io.lowbit.quant.uniform.AffineSpec;
 import io.lowbit.tensor.Allocator;
@@ -84,6 +87,18 @@ class KernelsTest {
                 try (QuantizedTensor q = f.getValue().apply(w);
                      Tensor tile = Tensor.zeros(DType.F32, MemoryCategory.SCRATCH, 8, 100)) {
                     float[] d = Fixtures.dense(q);
+                    // the dequantized weight is the format's formula, element by element
+                    for (int r = 0; r < rows; r++)
+                        for (int c = 0; c < cols; c++) {
+                            float ref;
+                            if (q instanceof AffineQuantizedTensor a) ref = a.scale(r, a.groupOf(c)) * (float) (a.code(r, c) - a.zero(r, a.groupOf(c)));
+                            else {
+                                Nf4Tensor n = (Nf4Tensor) q;
+                                long e = (long) r * cols + c;
+                                ref = Nf4.level(n.code(e)) * n.absmax((int) (e / n.blockSize()));
+                            }
+                            assertEquals(ref, d[r * cols + c], 0f, f.getKey() + " element (" + r + ", " + c + ")");
+                        }
                     // also the reference: every element decoded one at a time through 1×1 tiles
                     for (int r = 0; r < rows; r += 5)
                         for (int c = 0; c < cols; c += 3) {

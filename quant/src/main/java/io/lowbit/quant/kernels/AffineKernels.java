@@ -16,7 +16,8 @@ import jdk.incubator.vector.VectorOperators;
  * product of decoded, zero-shifted codes with x (8 codes per step, {@link CodeVectors}) and the scale is
  * applied once per group. (Subtracting z per element instead of using z·Σx keeps the float error at the
  * level of a dense dot product: there is no cancellation between Σq·x and z·Σx.) Act-order tensors
- * (g_idx) take the same formula with groups gathered per column, in a scalar loop. Int4 weights whose
+ * (g_idx), and groups that are not 8-aligned, take the same formula with the scales and zeros gathered
+ * per column (vector gathers through g_idx). Int4 weights whose
  * groups start on 2L-column boundaries use the table-lookup kernel of {@link Lut4Kernels} instead.
  */
 public final class AffineKernels {
@@ -40,10 +41,16 @@ public final class AffineKernels {
             });
             return;
         }
-        boolean vec = vectorizable(w);
+        if (vectorizable(w)) {
+            Parallel.range(w.rows(), 64, (lo, hi) -> {
+                for (int r = (int) lo; r < hi; r++) y[r] = rowVector(w, r, x);
+            });
+            return;
+        }
+        int[] gidx = w.groupIndex();
         Parallel.range(w.rows(), 64, (lo, hi) -> {
-            float[] dots = vec ? null : new float[ng];
-            for (int r = (int) lo; r < hi; r++) y[r] = vec ? rowVector(w, r, x) : rowScalar(w, r, x, dots);
+            float[] s = new float[ng], z = new float[ng];
+            for (int r = (int) lo; r < hi; r++) y[r] = rowGather(w, r, x, gidx, s, z);
         });
     }
 
@@ -72,18 +79,30 @@ public final class AffineKernels {
         return total.reduceLanes(VectorOperators.ADD) + rest;
     }
 
-    private static float rowScalar(AffineQuantizedTensor w, int r, float[] x, float[] dots) {
-        MemorySegment codes = w.codeSegment();
-        int bits = w.bits(), cols = w.cols(), ng = w.numGroups();
-        long base = (long) r * w.rowBytes();
-        java.util.Arrays.fill(dots, 0f);
-        for (int c = 0; c < cols; c++) {
-            int g = w.groupOf(c);
-            dots[g] += (BitPacking.get(codes, base, c, bits) - w.zero(r, g)) * x[c];
+    /** Loads row r's scales and zero points (as floats) into s and z. */
+    private static void groupParams(AffineQuantizedTensor w, int r, float[] s, float[] z) {
+        for (int g = 0; g < s.length; g++) {
+            s[g] = w.scale(r, g);
+            z[g] = w.zero(r, g);
         }
-        float y = 0f;
-        for (int g = 0; g < ng; g++) y += w.scale(r, g) * dots[g];
-        return y;
+    }
+
+    /** Row r when groups are not 8-aligned or come from g_idx: scales and zeros gathered per column. */
+    private static float rowGather(AffineQuantizedTensor w, int r, float[] x, int[] gidx, float[] s, float[] z) {
+        MemorySegment codes = w.codeSegment();
+        int bits = w.bits(), cols = w.cols();
+        long base = (long) r * w.rowBytes();
+        groupParams(w, r, s, z);
+        FloatVector acc = FloatVector.zero(CodeVectors.F);
+        int c = 0;
+        for (; c + L <= cols; c += L) {
+            FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
+            FloatVector sv = FloatVector.fromArray(CodeVectors.F, s, 0, gidx, c), zv = FloatVector.fromArray(CodeVectors.F, z, 0, gidx, c);
+            acc = q.sub(zv).mul(sv).fma(FloatVector.fromArray(CodeVectors.F, x, c), acc);
+        }
+        float rest = 0f;
+        for (; c < cols; c++) rest += s[gidx[c]] * (BitPacking.get(codes, base, c, bits) - z[gidx[c]]) * x[c];
+        return acc.reduceLanes(VectorOperators.ADD) + rest;
     }
 
     /** Writes ŵ[r, c0:c1] as floats to {@code dst} starting at float index {@code dstOff}. */
@@ -91,23 +110,39 @@ public final class AffineKernels {
         MemorySegment codes = w.codeSegment();
         int bits = w.bits();
         long base = (long) r * w.rowBytes();
-        boolean vec = vectorizable(w);
+        if (!vectorizable(w)) {
+            decodeRowGather(w, r, c0, c1, dst, dstOff);
+            return;
+        }
         int c = c0;
         while (c < c1) {
             int g = w.groupOf(c);
             float s = w.scale(r, g);
             int z = w.zero(r, g);
-            if (vec && c % L == 0 && c + L <= c1) {
-                int end = Math.min(c1, w.hasGroupIndex() ? c + L : Math.min(w.cols(), (g + 1) * w.groupCols()));
-                for (; c + L <= end; c += L) {
-                    FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
-                    q.sub((float) z).mul(s).intoMemorySegment(dst, (dstOff + c - c0) * 4, ByteOrder.LITTLE_ENDIAN);
-                }
-                for (; c < end; c++) dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s * (float) (BitPacking.get(codes, base, c, bits) - z));
-            } else {
-                dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s * (float) (BitPacking.get(codes, base, c, bits) - z));
-                c++;
+            int end = Math.min(c1, Math.min(w.cols(), (g + 1) * w.groupCols()));
+            for (; c < end && c % L != 0; c++) dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s * (float) (BitPacking.get(codes, base, c, bits) - z));
+            for (; c + L <= end; c += L) {
+                FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
+                q.sub((float) z).mul(s).intoMemorySegment(dst, (dstOff + c - c0) * 4, ByteOrder.LITTLE_ENDIAN);
             }
+            for (; c < end; c++) dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s * (float) (BitPacking.get(codes, base, c, bits) - z));
         }
+    }
+
+    private static void decodeRowGather(AffineQuantizedTensor w, int r, int c0, int c1, MemorySegment dst, long dstOff) {
+        MemorySegment codes = w.codeSegment();
+        int bits = w.bits();
+        long base = (long) r * w.rowBytes();
+        int[] gidx = w.groupIndex();
+        float[] s = new float[w.numGroups()], z = new float[w.numGroups()];
+        groupParams(w, r, s, z);
+        int c = c0;
+        for (; c < c1 && c % L != 0; c++) dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s[gidx[c]] * (BitPacking.get(codes, base, c, bits) - z[gidx[c]]));
+        for (; c + L <= c1; c += L) {
+            FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
+            FloatVector sv = FloatVector.fromArray(CodeVectors.F, s, 0, gidx, c), zv = FloatVector.fromArray(CodeVectors.F, z, 0, gidx, c);
+            q.sub(zv).mul(sv).intoMemorySegment(dst, (dstOff + c - c0) * 4, ByteOrder.LITTLE_ENDIAN);
+        }
+        for (; c < c1; c++) dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s[gidx[c]] * (BitPacking.get(codes, base, c, bits) - z[gidx[c]]));
     }
 }

@@ -125,6 +125,14 @@ public final class AffineQuantizedTensor implements QuantizedTensor {
     /** Group of column {@code c}. */
     public int groupOf(int c) { return groupOf != null ? groupOf[c] : c / groupCols; }
 
+    /** The group of every column, c → g (a fresh array: g_idx, or c / groupCols). */
+    public int[] groupIndex() {
+        if (groupOf != null) return groupOf.clone();
+        int[] g = new int[cols];
+        for (int c = 0; c < cols; c++) g[c] = c / groupCols;
+        return g;
+    }
+
     /** Scale of row {@code r}, group {@code g}. */
     public float scale(int r, int g) {
         return scales.segment().getAtIndex(ValueLayout.JAVA_FLOAT, (long) scaleRow(r) * numGroups + g);
