@@ -69,6 +69,9 @@ public final class Gptq implements Quantizer {
         }
     }
 
+    /** Columns per tile of the lazy batch update. */
+    private static final int LAZY_TILE = 256;
+
     private final Config config;
     private Hessian hessian;
 
@@ -201,18 +204,17 @@ public final class Gptq implements Quantizer {
                     out.setCode(r, perm[i], q);
                     double e = (wi - gr.dequantize(q)) / uii; // err = (w_i − q)/U_ii
                     err[(r - r0) * bs + (i - i1)] = e;
-                    for (int j = i + 1; j < i2; j++) w[row + j] -= e * u[i * n + j]; // inside the block
+                    DenseLinalg.axpy(-e, u, i * n + i + 1, w, row + i + 1, i2 - i - 1); // inside the block
                 }
             }
             // lazy batch update: W[:, i2:] −= Err·U[i1:i2, i2:]
-            if (i2 < n) {
+            // tiled over columns so that a tile of U[i1:i2, j0:j1] stays in cache across the rows
+            for (int j0 = i2; j0 < n; j0 += LAZY_TILE) {
+                int j1 = Math.min(n, j0 + LAZY_TILE);
                 for (int r = r0; r < r1; r++) {
-                    int row = r * n;
                     for (int k = 0; k < i2 - i1; k++) {
                         double e = err[(r - r0) * bs + k];
-                        if (e == 0) continue;
-                        int urow = (i1 + k) * n;
-                        for (int j = i2; j < n; j++) w[row + j] -= e * u[urow + j];
+                        if (e != 0) DenseLinalg.axpy(-e, u, (i1 + k) * n + j0, w, r * n + j0, j1 - j0);
                     }
                 }
             }

@@ -1,6 +1,7 @@
 package io.lowbit.quant.gptq;
 
 import io.lowbit.quant.kernels.Rows;
+import io.lowbit.quant.linalg.DenseLinalg;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
@@ -57,20 +58,32 @@ public final class Hessian {
         if (rows.length < (long) n * in) throw new IllegalArgumentException(n + " rows of width " + in + " need " + (long) n * in + " values, got " + rows.length);
         long total = count + n;
         double keep = (double) count / total, f = 2.0 / total;
-        Parallel.range(in, 16, (lo, hi) -> {
-            double[] acc = new double[in];
-            for (int i = (int) lo; i < hi; i++) {
-                Arrays.fill(acc, 0);
+        double[] xd = new double[n * in];
+        for (int i = 0; i < xd.length; i++) xd[i] = rows[i];
+        // S = XᵀX, upper triangle only (S[i][j], j ≥ i), as axpys over sample rows, in blocks of 16 rows of S
+        // so each sample row is reused from cache; then H = keep·H + f·S, mirrored to the lower triangle.
+        int blk = 16, nb = (in + blk - 1) / blk;
+        Parallel.range(nb, 1, (lo, hi) -> {
+            double[] acc = new double[blk * in];
+            for (int bi = (int) lo; bi < hi; bi++) {
+                int i0 = bi * blk, i1 = Math.min(in, i0 + blk);
+                java.util.Arrays.fill(acc, 0);
                 for (int k = 0; k < n; k++) {
-                    double xi = rows[k * in + i];
-                    if (xi == 0) continue;
                     int base = k * in;
-                    for (int j = 0; j < in; j++) acc[j] += xi * rows[base + j];
+                    for (int i = i0; i < i1; i++) {
+                        double xi = xd[base + i];
+                        if (xi != 0) DenseLinalg.axpy(xi, xd, base + i, acc, (i - i0) * in + i, in - i);
+                    }
                 }
-                int row = i * in;
-                for (int j = 0; j < in; j++) h[row + j] = h[row + j] * keep + f * acc[j];
+                for (int i = i0; i < i1; i++)
+                    for (int j = i; j < in; j++) {
+                        double v = h[i * in + j] * keep + f * acc[(i - i0) * in + j];
+                        h[i * in + j] = v;
+                    }
             }
         });
+        for (int i = 0; i < in; i++)
+            for (int j = 0; j < i; j++) h[i * in + j] = h[j * in + i];
         count = total;
     }
 

@@ -1,13 +1,37 @@
 package io.lowbit.quant.linalg;
 
 import io.lowbit.tensor.cpu.Parallel;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Dense double-precision routines on n×n row-major matrices ({@code a[i*n + j]}). Inputs are never
  * modified; results are new arrays.
  */
 public final class DenseLinalg {
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+
     private DenseLinalg() {}
+
+    /** Σ_{k < len} a[aOff + k]·b[bOff + k] (Vector API). */
+    public static double dot(double[] a, int aOff, double[] b, int bOff, int len) {
+        DoubleVector acc = DoubleVector.zero(D);
+        int k = 0, l = D.length();
+        for (; k + l <= len; k += l) acc = DoubleVector.fromArray(D, a, aOff + k).fma(DoubleVector.fromArray(D, b, bOff + k), acc);
+        double s = acc.reduceLanes(VectorOperators.ADD);
+        for (; k < len; k++) s += a[aOff + k] * b[bOff + k];
+        return s;
+    }
+
+    /** y[yOff + k] += alpha·x[xOff + k] for k < len (Vector API). */
+    public static void axpy(double alpha, double[] x, int xOff, double[] y, int yOff, int len) {
+        int k = 0, l = D.length();
+        DoubleVector av = DoubleVector.broadcast(D, alpha);
+        for (; k + l <= len; k += l)
+            DoubleVector.fromArray(D, x, xOff + k).fma(av, DoubleVector.fromArray(D, y, yOff + k)).intoArray(y, yOff + k);
+        for (; k < len; k++) y[yOff + k] += alpha * x[xOff + k];
+    }
 
     private static void checkSquare(double[] a, int n, String what) {
         if (n < 1 || a.length != (long) n * n)
@@ -22,20 +46,15 @@ public final class DenseLinalg {
         checkSquare(a, n, "cholesky");
         double[] l = new double[n * n];
         for (int j = 0; j < n; j++) {
-            double d = a[j * n + j];
-            for (int k = 0; k < j; k++) d -= l[j * n + k] * l[j * n + k];
+            double d = a[j * n + j] - dot(l, j * n, l, j * n, j);
             if (!(d > 0) || !Double.isFinite(d))
                 throw new ArithmeticException("matrix is not positive definite: pivot " + j + " of " + n + " is " + d);
             double ljj = Math.sqrt(d);
             l[j * n + j] = ljj;
             int jj = j;
             // L[i][j] = (A[i][j] − Σ_k<j L[i][k]·L[j][k]) / L[j][j] for every i > j, independent across i
-            Parallel.range(n - j - 1, 256, (lo, hi) -> {
-                for (int i = jj + 1 + (int) lo; i < jj + 1 + hi; i++) {
-                    double s = a[i * n + jj];
-                    for (int k = 0; k < jj; k++) s -= l[i * n + k] * l[jj * n + k];
-                    l[i * n + jj] = s / ljj;
-                }
+            Parallel.range(n - j - 1, Math.max(16, 65536 / (j + 1)), (lo, hi) -> {
+                for (int i = jj + 1 + (int) lo; i < jj + 1 + hi; i++) l[i * n + jj] = (a[i * n + jj] - dot(l, i * n, l, jj * n, jj)) / ljj;
             });
         }
         return l;
@@ -47,17 +66,18 @@ public final class DenseLinalg {
         for (int i = 0; i < n; i++)
             if (l[i * n + i] == 0) throw new ArithmeticException("triangular matrix is singular: diagonal " + i + " is 0");
         double[] inv = new double[n * n];
-        // column j of L⁻¹ solves L·x = e_j by forward substitution; columns are independent
-        Parallel.range(n, 16, (lo, hi) -> {
+        // column j of L⁻¹ solves L·x = e_j by forward substitution; columns are independent. They are built
+        // as rows of (L⁻¹)ᵀ so that every sum is a contiguous dot product, then transposed.
+        double[] invT = new double[n * n];
+        Parallel.range(n, 8, (lo, hi) -> {
             for (int j = (int) lo; j < hi; j++) {
-                inv[j * n + j] = 1.0 / l[j * n + j];
-                for (int i = j + 1; i < n; i++) {
-                    double s = 0;
-                    for (int k = j; k < i; k++) s -= l[i * n + k] * inv[k * n + j];
-                    inv[i * n + j] = s / l[i * n + i];
-                }
+                int row = j * n;
+                invT[row + j] = 1.0 / l[j * n + j];
+                for (int i = j + 1; i < n; i++) invT[row + i] = -dot(l, i * n + j, invT, row + j, i - j) / l[i * n + i];
             }
         });
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j <= i; j++) inv[i * n + j] = invT[j * n + i];
         return inv;
     }
 
@@ -117,16 +137,12 @@ public final class DenseLinalg {
      * L = chol(H), H⁻¹ = L⁻ᵀ·L⁻¹, U = chol(H⁻¹)ᵀ.
      */
     public static double[] upperCholeskyOfInverse(double[] h, int n) {
-        double[] li = invertLower(cholesky(h, n), n);
+        double[] m = transpose(invertLower(cholesky(h, n), n), n); // M = L⁻ᵀ, upper triangular
         double[] hinv = new double[n * n];
-        // H⁻¹[i][j] = Σ_{k ≥ max(i,j)} L⁻¹[k][i]·L⁻¹[k][j]; fill the lower triangle (all cholesky reads)
-        Parallel.range(n, 16, (lo, hi) -> {
+        // H⁻¹ = M·Mᵀ: H⁻¹[i][j] = Σ_{k ≥ max(i,j)} M[i][k]·M[j][k]; the lower triangle is all cholesky reads
+        Parallel.range(n, 8, (lo, hi) -> {
             for (int i = (int) lo; i < hi; i++)
-                for (int j = 0; j <= i; j++) {
-                    double s = 0;
-                    for (int k = i; k < n; k++) s += li[k * n + i] * li[k * n + j];
-                    hinv[i * n + j] = s;
-                }
+                for (int j = 0; j <= i; j++) hinv[i * n + j] = dot(m, i * n + i, m, j * n + i, n - i);
         });
         return transpose(cholesky(hinv, n), n);
     }
