@@ -164,12 +164,28 @@ class AffineQuantizerTest {
     }
 
     @Test
+    void bf16AndNonContiguousWeightsQuantizeLikeTheirF32Copy() {
+        try (Tensor w = Fixtures.weight(14, 33, 65); Tensor b = w.to(DType.BF16); Tensor bf = b.to(DType.F32);
+             Tensor wt = Fixtures.weight(15, 65, 33); Tensor wtc = wt.t().contiguous()) {
+            AffineQuantizer q = new AffineQuantizer(AffineSpec.perGroup(3, false, 32));
+            try (AffineQuantizedTensor a = q.quantize(b); AffineQuantizedTensor c = q.quantize(bf);
+                 AffineQuantizedTensor t = q.quantize(wt.t()); AffineQuantizedTensor tc = q.quantize(wtc)) {
+                assertArrayEquals(Fixtures.dense(c), Fixtures.dense(a));
+                assertArrayEquals(Fixtures.dense(tc), Fixtures.dense(t));
+            }
+        }
+    }
+
+    @Test
     void badInputIsRejected() {
         try (Tensor w3 = Tensor.zeros(DType.F32, 2, 3, 4); Tensor w = Tensor.zeros(DType.F32, 2, 4)) {
             AffineQuantizer q = new AffineQuantizer(AffineSpec.perChannel(4, false));
             assertThrows(IllegalArgumentException.class, () -> q.quantize(w3));
-            w.setDouble(3, Double.NaN);
-            assertThrows(IllegalArgumentException.class, () -> q.quantize(w));
+            w.setDouble(6, Double.NaN);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q.quantize(w));
+            assertTrue(e.getMessage().contains("row 1, column 2"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> new AffineQuantizer(AffineSpec.perTensor(4, false)).quantize(w));
+            assertTrue(e.getMessage().contains("row 1, column 2"), e.getMessage());
         }
         assertThrows(IllegalArgumentException.class, () -> AffineSpec.perGroup(4, false, 0));
         assertThrows(IllegalArgumentException.class, () -> AffineSpec.perChannel(5, false));

@@ -68,15 +68,16 @@ class GptqTest {
             float[] w = wt.toFloatArray();
             for (int bits : new int[] {4, 3, 2}) {
                 for (int g : new int[] {-1, 32}) {
-                    for (boolean act : new boolean[] {false, true}) {
-                        Gptq.Config cfg = Gptq.Config.defaults(bits).withGroupSize(g).withActOrder(act);
+                    for (int variant = 0; variant < 3; variant++) {
+                        boolean act = variant == 1, sym = variant == 2;
+                        Gptq.Config cfg = Gptq.Config.defaults(bits).withGroupSize(g).withActOrder(act).withSymmetric(sym);
                         Gptq gptq = new Gptq(cfg);
                         gptq.observe(xt.narrow(0, 0, 100)); // calibration batches arrive incrementally
                         gptq.observe(xt.narrow(0, 100, n - 100));
                         try (AffineQuantizedTensor q = gptq.quantize(wt);
                              AffineQuantizedTensor rtn = new AffineQuantizer(cfg.spec()).quantize(wt)) {
                             double eg = outputError(x, n, w, Fixtures.dense(q), out, in), er = outputError(x, n, w, Fixtures.dense(rtn), out, in);
-                            String what = bits + "-bit g" + g + (act ? " act-order" : "");
+                            String what = bits + "-bit g" + g + (act ? " act-order" : "") + (sym ? " sym" : "");
                             assertTrue(eg < 0.9 * er, what + ": GPTQ output error " + eg + " not below RTN " + er);
                             assertEquals(act && g > 0, q.hasGroupIndex(), what + " g_idx");
                         }

@@ -51,7 +51,7 @@ public final class AffineQuantizer implements Quantizer {
             if (spec.granularity() == Granularity.PER_TENSOR) {
                 float[] all = new float[Math.toIntExact((long) rows * cols)];
                 MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT, off * 4, all, 0, all.length);
-                checkFinite(all, 0);
+                checkFinite(all, 0, cols);
                 global = range.choose(all, 0, all.length, spec.bits(), spec.symmetric());
                 out.setGrid(0, 0, global);
             }
@@ -61,7 +61,7 @@ public final class AffineQuantizer implements Quantizer {
                 float[] row = new float[cols];
                 for (int r = (int) lo; r < hi; r++) {
                     MemorySegment.copy(seg, ValueLayout.JAVA_FLOAT, (off + (long) r * cols) * 4, row, 0, cols);
-                    if (tensorGrid == null) checkFinite(row, r);
+                    if (tensorGrid == null) checkFinite(row, r, cols);
                     for (int g = 0; g < ng; g++) {
                         int c0 = g * gc, c1 = Math.min(cols, c0 + gc);
                         AffineGrid grid = tensorGrid;
@@ -82,8 +82,10 @@ public final class AffineQuantizer implements Quantizer {
         }
     }
 
-    private static void checkFinite(float[] v, int row) {
+    /** Throws naming the first non-finite value of {@code v}, which starts at row {@code row0} of a weight with {@code cols} columns. */
+    private static void checkFinite(float[] v, int row0, int cols) {
         for (int i = 0; i < v.length; i++)
-            if (!Float.isFinite(v[i])) throw new IllegalArgumentException("non-finite weight " + v[i] + " at row " + row + ", column " + i);
+            if (!Float.isFinite(v[i]))
+                throw new IllegalArgumentException("non-finite weight " + v[i] + " at row " + (row0 + i / cols) + ", column " + i % cols);
     }
 }
