@@ -16,7 +16,8 @@ import java.util.List;
 
 /**
  * A plain (JMH-free) timing of decode-time GEMV y = W·x on one weight: the F32 Vector-API GEMV against
- * the fused int4 (RTN, group 128, asymmetric) and NF4 (block 64, double-quantized) GEMVs. Reports the
+ * the fused int4 (RTN, group 128, asymmetric) and NF4 (block 64, double-quantized) GEMVs, plus int8
+ * (per channel, symmetric), int3 (group 128) and int2 (group 64). Reports the
  * median time of several runs after warm-up, effective weight bandwidth, speed ratio against F32, bytes
  * per weight, and the largest difference of each fused result from dequantize-then-F32-GEMV.
  */
@@ -38,13 +39,23 @@ public final class QuantBench {
         try (Tensor w = Tensor.empty(DType.F32, MemoryCategory.WEIGHTS, out, in)) {
             long n = (long) out * in;
             for (long i = 0; i < n; i++) w.segment().setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (0.02 * rng.nextGaussian()));
-            try (QuantizedTensor int4 = new AffineQuantizer(AffineSpec.perGroup(4, false, 128)).quantize(w);
-                 QuantizedTensor nf4 = new Nf4Quantizer().quantize(w)) {
-                String[] names = {"f32", "int4-g128", "nf4-dq"};
-                QuantizedTensor[] q = {null, int4, nf4};
-                Runnable[] kernels = {() -> DenseGemv.gemv(w.segment(), 0, out, in, x, y), () -> int4.gemv(x, y), () -> nf4.gemv(x, y)};
-                double[] relDiff = {Double.NaN, 0, 0};
-                for (int k = 1; k < 3; k++) {
+            String[] names = {"f32", "int4-g128", "nf4-dq", "int8-chan", "int3-g128", "int2-g64"};
+            QuantizedTensor[] q = new QuantizedTensor[names.length];
+            try {
+                q[1] = new AffineQuantizer(AffineSpec.perGroup(4, false, 128)).quantize(w);
+                q[2] = new Nf4Quantizer().quantize(w);
+                q[3] = new AffineQuantizer(AffineSpec.perChannel(8, true)).quantize(w);
+                q[4] = new AffineQuantizer(AffineSpec.perGroup(3, false, 128)).quantize(w);
+                q[5] = new AffineQuantizer(AffineSpec.perGroup(2, false, 64)).quantize(w);
+                Runnable[] kernels = new Runnable[names.length];
+                kernels[0] = () -> DenseGemv.gemv(w.segment(), 0, out, in, x, y);
+                for (int k = 1; k < names.length; k++) {
+                    QuantizedTensor qk = q[k];
+                    kernels[k] = () -> qk.gemv(x, y);
+                }
+                double[] relDiff = new double[names.length];
+                relDiff[0] = Double.NaN;
+                for (int k = 1; k < names.length; k++) {
                     q[k].gemv(x, y);
                     float[] ref = new float[out];
                     try (Tensor d = q[k].dequantize()) {
@@ -63,12 +74,14 @@ public final class QuantBench {
                         double[] med = timeInterleaved(kernels, warmup, runs);
                         lines.add(String.format("QuantBench GEMV y = W·x, W[%d, %d], %d thread(s), median of %d interleaved runs after %d warm-up",
                                 out, in, t, runs, warmup));
-                        for (int k = 0; k < 3; k++)
+                        for (int k = 0; k < names.length; k++)
                             lines.add(row(names[k], med[k], k == 0 ? 32.0 : q[k].bitsPerWeight(), n, med[0], relDiff[k]));
                     } finally {
                         Parallel.setThreads(threads);
                     }
                 }
+            } finally {
+                for (QuantizedTensor qk : q) if (qk != null) qk.close();
             }
         }
         return lines;

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -58,6 +59,7 @@ public final class AffineKernels {
         MemorySegment codes = w.codeSegment();
         int bits = w.bits(), cols = w.cols(), gc = w.groupCols(), ng = w.numGroups();
         long base = (long) r * w.rowBytes();
+        IntVector shifts = CodeVectors.shifts(bits);
         FloatVector total = FloatVector.zero(CodeVectors.F);
         float rest = 0f;
         for (int g = 0; g < ng; g++) {
@@ -68,7 +70,7 @@ public final class AffineKernels {
             FloatVector zv = FloatVector.broadcast(CodeVectors.F, (float) z);
             int c = c0;
             for (; c + L <= c1; c += L) {
-                FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
+                FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits, shifts));
                 acc = q.sub(zv).fma(FloatVector.fromArray(CodeVectors.F, x, c), acc);
             }
             float tail = 0f;
@@ -92,11 +94,12 @@ public final class AffineKernels {
         MemorySegment codes = w.codeSegment();
         int bits = w.bits(), cols = w.cols();
         long base = (long) r * w.rowBytes();
+        IntVector shifts = CodeVectors.shifts(bits);
         groupParams(w, r, s, z);
         FloatVector acc = FloatVector.zero(CodeVectors.F);
         int c = 0;
         for (; c + L <= cols; c += L) {
-            FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
+            FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits, shifts));
             FloatVector sv = FloatVector.fromArray(CodeVectors.F, s, 0, gidx, c), zv = FloatVector.fromArray(CodeVectors.F, z, 0, gidx, c);
             acc = q.sub(zv).mul(sv).fma(FloatVector.fromArray(CodeVectors.F, x, c), acc);
         }
@@ -110,6 +113,7 @@ public final class AffineKernels {
         MemorySegment codes = w.codeSegment();
         int bits = w.bits();
         long base = (long) r * w.rowBytes();
+        IntVector shifts = CodeVectors.shifts(bits);
         if (!vectorizable(w)) {
             decodeRowGather(w, r, c0, c1, dst, dstOff);
             return;
@@ -122,7 +126,7 @@ public final class AffineKernels {
             int end = Math.min(c1, Math.min(w.cols(), (g + 1) * w.groupCols()));
             for (; c < end && c % L != 0; c++) dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s * (float) (BitPacking.get(codes, base, c, bits) - z));
             for (; c + L <= end; c += L) {
-                FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
+                FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits, shifts));
                 q.sub((float) z).mul(s).intoMemorySegment(dst, (dstOff + c - c0) * 4, ByteOrder.LITTLE_ENDIAN);
             }
             for (; c < end; c++) dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s * (float) (BitPacking.get(codes, base, c, bits) - z));
@@ -133,13 +137,14 @@ public final class AffineKernels {
         MemorySegment codes = w.codeSegment();
         int bits = w.bits();
         long base = (long) r * w.rowBytes();
+        IntVector shifts = CodeVectors.shifts(bits);
         int[] gidx = w.groupIndex();
         float[] s = new float[w.numGroups()], z = new float[w.numGroups()];
         groupParams(w, r, s, z);
         int c = c0;
         for (; c < c1 && c % L != 0; c++) dst.setAtIndex(FLOAT_LE, dstOff + c - c0, s[gidx[c]] * (BitPacking.get(codes, base, c, bits) - z[gidx[c]]));
         for (; c + L <= c1; c += L) {
-            FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits));
+            FloatVector q = CodeVectors.toFloat(CodeVectors.codes8(codes, base + (long) c * bits / 8, bits, shifts));
             FloatVector sv = FloatVector.fromArray(CodeVectors.F, s, 0, gidx, c), zv = FloatVector.fromArray(CodeVectors.F, z, 0, gidx, c);
             q.sub(zv).mul(sv).intoMemorySegment(dst, (dstOff + c - c0) * 4, ByteOrder.LITTLE_ENDIAN);
         }

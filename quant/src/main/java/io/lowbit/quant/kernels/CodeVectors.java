@@ -3,17 +3,19 @@ package io.lowbit.quant.kernels;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Decodes 8 consecutive packed codes into 8 int lanes. Eight codes of b bits are exactly b bytes of the
- * little-endian bit stream, so for b ≤ 4 one scalar load of b bytes, broadcast to 8 lanes, shifted right
- * by (0, b, 2b, ...) and masked gives the codes in order; 8-bit codes are widened from a byte vector.
- * Chunks must start at a code index that is a multiple of 8 (then they start on a byte boundary).
+ * little-endian bit stream, so one scalar load of those bytes, broadcast to the lanes, shifted right by
+ * (0, b, 2b, ...) and masked gives the codes in order; 8-bit codes take two 32-bit words, blended into
+ * the low and high four lanes. The scalar load is the only width-dependent step, so one compiled loop
+ * serves every width without merging vectors from different branches (which would defeat the JIT's
+ * vector unboxing). Chunks must start at a code index that is a multiple of 8 (a byte boundary).
  */
 final class CodeVectors {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_256;
@@ -21,25 +23,41 @@ final class CodeVectors {
     static final int LANES = 8;
     private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final IntVector SHIFT2 = IntVector.fromArray(I, new int[] {0, 2, 4, 6, 8, 10, 12, 14}, 0);
-    private static final IntVector SHIFT3 = IntVector.fromArray(I, new int[] {0, 3, 6, 9, 12, 15, 18, 21}, 0);
-    private static final IntVector SHIFT4 = IntVector.fromArray(I, new int[] {0, 4, 8, 12, 16, 20, 24, 28}, 0);
+    private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final IntVector SHIFT4 = makeShifts(4);
+    private static final VectorMask<Integer> HIGH_LANES = VectorMask.fromLong(I, 0xf0);
 
     private CodeVectors() {}
 
-    /** The 8 codes whose packed bytes start at {@code byteOff}. */
-    static IntVector codes8(MemorySegment seg, long byteOff, int bits) {
+    private static final IntVector[] SHIFTS = {null, null, makeShifts(2), makeShifts(3), makeShifts(4), null, null, null, makeShifts(8)};
+
+    /** Per-lane right shifts for {@code bits}-bit codes: (0, b, ..., 7b), or (0, 8, 16, 24) twice for bytes. */
+    static IntVector shifts(int bits) {
+        return SHIFTS[bits];
+    }
+
+    private static IntVector makeShifts(int bits) {
+        int[] s = new int[LANES];
+        for (int i = 0; i < LANES; i++) s[i] = bits == 8 ? 8 * (i % 4) : bits * i;
+        return IntVector.fromArray(I, s, 0);
+    }
+
+    /** The {@code bits} bytes holding 8 codes, little-endian, in the low bits of a long. */
+    static long word(MemorySegment seg, long byteOff, int bits) {
         return switch (bits) {
-            case 4 -> codes4(seg, byteOff);
-            case 2 -> IntVector.broadcast(I, seg.get(SHORT_LE, byteOff) & 0xffff).lanewise(VectorOperators.LSHR, SHIFT2).and(3);
-            case 3 -> {
-                int word = (seg.get(SHORT_LE, byteOff) & 0xffff) | (seg.get(ValueLayout.JAVA_BYTE, byteOff + 2) & 0xff) << 16;
-                yield IntVector.broadcast(I, word).lanewise(VectorOperators.LSHR, SHIFT3).and(7);
-            }
-            case 8 -> ((IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_64, seg, byteOff, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2I, I, 0)).and(0xff);
-            default -> throw new IllegalArgumentException("unsupported code width " + bits);
+            case 4 -> seg.get(INT_LE, byteOff) & 0xffffffffL;
+            case 2 -> seg.get(SHORT_LE, byteOff) & 0xffffL;
+            case 3 -> (seg.get(SHORT_LE, byteOff) & 0xffffL) | (seg.get(ValueLayout.JAVA_BYTE, byteOff + 2) & 0xffL) << 16;
+            default -> seg.get(LONG_LE, byteOff);
         };
+    }
+
+    /** The 8 codes of {@code bits} bits whose bytes start at {@code byteOff}; {@code shifts} = {@link #shifts(int)}. */
+    static IntVector codes8(MemorySegment seg, long byteOff, int bits, IntVector shifts) {
+        long word = word(seg, byteOff, bits);
+        int lo = (int) word, hi = bits == 8 ? (int) (word >>> 32) : lo;
+        return IntVector.broadcast(I, lo).blend(IntVector.broadcast(I, hi), HIGH_LANES)
+                .lanewise(VectorOperators.LSHR, shifts).and((1 << bits) - 1);
     }
 
     /** 8 nibble codes from 4 bytes. */
