@@ -18,8 +18,8 @@ import jdk.incubator.vector.VectorOperators;
  * applied once per group. (Subtracting z per element instead of using z·Σx keeps the float error at the
  * level of a dense dot product: there is no cancellation between Σq·x and z·Σx.) Act-order tensors
  * (g_idx), and groups that are not 8-aligned, take the same formula with the scales and zeros gathered
- * per column (vector gathers through g_idx). Int4 weights whose
- * groups start on 2L-column boundaries use the table-lookup kernel of {@link Lut4Kernels} instead.
+ * per column (vector gathers through g_idx). 2-, 3- and 4-bit weights whose groups start on step
+ * boundaries take the table-lookup kernels of {@link LutKernels} instead.
  */
 public final class AffineKernels {
     private static final int L = CodeVectors.LANES;
@@ -35,10 +35,10 @@ public final class AffineKernels {
     /** y = W·x, parallel over output rows. */
     public static void gemv(AffineQuantizedTensor w, float[] x, float[] y) {
         int cols = w.cols(), ng = w.numGroups();
-        if (Lut4Kernels.eligible(w)) {
-            float[][] xs = Lut4Kernels.split(x);
+        if (LutKernels.eligible(w)) {
+            float[][] xp = LutKernels.split(x, LutKernels.phases(w.bits()));
             Parallel.range(w.rows(), 64, (lo, hi) -> {
-                for (int r = (int) lo; r < hi; r++) y[r] = Lut4Kernels.affineRow(w, r, x, xs);
+                for (int r = (int) lo; r < hi; r++) y[r] = LutKernels.affineRow(w, r, x, xp);
             });
             return;
         }

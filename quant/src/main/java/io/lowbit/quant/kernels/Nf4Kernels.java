@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorOperators;
  * 8 nibbles are decoded per step ({@link CodeVectors}) and mapped to levels with a two-vector table
  * lookup ({@code selectFrom}) over the 16 levels, the absmax is applied once per block.
  * Elements before the first 8-aligned flat index of a row and after the last full chunk run scalar.
- * When every row starts on a 2L-code boundary, the table-lookup kernel of {@link Lut4Kernels} runs instead.
+ * When every row starts on a 2L-code boundary, the table-lookup kernel of {@link LutKernels} runs instead.
  */
 public final class Nf4Kernels {
     private static final int L = CodeVectors.LANES;
@@ -32,10 +32,10 @@ public final class Nf4Kernels {
 
     /** y = W·x, parallel over output rows. */
     public static void gemv(Nf4Tensor w, float[] x, float[] y) {
-        if (Lut4Kernels.eligible(w)) {
-            float[][] xs = Lut4Kernels.split(x);
+        if (LutKernels.eligible(w)) {
+            float[][] xp = LutKernels.split(x, 2);
             Parallel.range(w.rows(), 64, (lo, hi) -> {
-                for (int r = (int) lo; r < hi; r++) y[r] = Lut4Kernels.nf4Row(w, r, xs);
+                for (int r = (int) lo; r < hi; r++) y[r] = LutKernels.nf4Row(w, r, xp);
             });
             return;
         }
