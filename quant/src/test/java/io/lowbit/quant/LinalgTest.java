@@ -84,6 +84,9 @@ class LinalgTest {
             }
             double[] utu = DenseLinalg.multiply(DenseLinalg.transpose(u, n), u, n);
             assertIdentity(DenseLinalg.multiply(utu, a, n), n, 1e-10, "UᵀU·A, n=" + n);
+            // the spec's literal route (chol -> invert -> chol of the inverse) gives the same factor
+            double[] ref = DenseLinalg.upperCholeskyOfInverseReference(a, n);
+            for (int i = 0; i < n * n; i++) assertEquals(ref[i], u[i], 1e-12 * (1 + Math.abs(ref[i])), "U vs reference route, n=" + n);
         }
     }
 

@@ -133,10 +133,32 @@ public final class DenseLinalg {
     }
 
     /**
-     * The upper-triangular U with H⁻¹ = Uᵀ·U (GPTQ step 5: chol(H) → invert → upper Cholesky):
-     * L = chol(H), H⁻¹ = L⁻ᵀ·L⁻¹, U = chol(H⁻¹)ᵀ.
+     * The upper-triangular U with H⁻¹ = Uᵀ·U, positive diagonal: the upper Cholesky factor of H⁻¹ that GPTQ
+     * step 5 asks for. Computed without forming H⁻¹: with J the reversal permutation, chol(J·H·J) = L′ gives
+     * H = V·Vᵀ with V = J·L′·J upper triangular, so H⁻¹ = (V⁻¹)ᵀ·V⁻¹ and, by uniqueness of the Cholesky
+     * factor, U = V⁻¹ = J·L′⁻¹·J. One factorization and one triangular inverse instead of the reference
+     * route's two factorizations, an inverse and a product; {@link #upperCholeskyOfInverseReference}
+     * follows the spec's route literally and the tests check both agree.
      */
     public static double[] upperCholeskyOfInverse(double[] h, int n) {
+        checkSquare(h, n, "upperCholeskyOfInverse");
+        double[] li = invertLower(cholesky(reverse(h, n), n), n);
+        return reverse(li, n);
+    }
+
+    /** J·A·J: rows and columns in reverse order. */
+    private static double[] reverse(double[] a, int n) {
+        double[] r = new double[n * n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) r[i * n + j] = a[(n - 1 - i) * n + (n - 1 - j)];
+        return r;
+    }
+
+    /**
+     * The spec's route to the same U: L = chol(H), H⁻¹ = L⁻ᵀ·L⁻¹, U = chol(H⁻¹)ᵀ (slower; kept as the
+     * reference the fast route is tested against).
+     */
+    public static double[] upperCholeskyOfInverseReference(double[] h, int n) {
         double[] m = transpose(invertLower(cholesky(h, n), n), n); // M = L⁻ᵀ, upper triangular
         double[] hinv = new double[n * n];
         // H⁻¹ = M·Mᵀ: H⁻¹[i][j] = Σ_{k ≥ max(i,j)} M[i][k]·M[j][k]; the lower triangle is all cholesky reads
