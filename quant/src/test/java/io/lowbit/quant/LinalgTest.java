@@ -46,7 +46,7 @@ class LinalgTest {
 
     @Test
     void choleskyReconstructsTheMatrix() {
-        for (int n : new int[] {1, 7, 33, 65}) {
+        for (int n : new int[] {1, 7, 33, 65, 130, 300}) {
             double[] a = spd(n, n), l = DenseLinalg.cholesky(a, n);
             for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) assertEquals(0, l[i * n + j], "upper part of L");
             double[] llt = DenseLinalg.multiply(l, DenseLinalg.transpose(l, n), n);
@@ -56,6 +56,11 @@ class LinalgTest {
 
     @Test
     void triangularInverseAndSolves() {
+        for (int m : new int[] {1, 63, 130}) {
+            double[] lm = DenseLinalg.cholesky(spd(m + 5, m), m);
+            assertIdentity(DenseLinalg.multiply(lm, DenseLinalg.invertLower(lm, m), m), m, 1e-12, "L·L⁻¹, n=" + m);
+            assertIdentity(DenseLinalg.multiply(DenseLinalg.invertLower(lm, m), lm, m), m, 1e-12, "L⁻¹·L, n=" + m);
+        }
         int n = 31;
         double[] l = DenseLinalg.cholesky(spd(3, n), n);
         assertIdentity(DenseLinalg.multiply(l, DenseLinalg.invertLower(l, n), n), n, 1e-12, "L·L⁻¹");
@@ -76,7 +81,7 @@ class LinalgTest {
 
     @Test
     void upperCholeskyOfInverse() {
-        for (int n : new int[] {1, 7, 65}) {
+        for (int n : new int[] {1, 7, 65, 130}) {
             double[] a = spd(100 + n, n), u = DenseLinalg.upperCholeskyOfInverse(a, n);
             for (int i = 0; i < n; i++) {
                 assertTrue(u[i * n + i] > 0, "positive diagonal");

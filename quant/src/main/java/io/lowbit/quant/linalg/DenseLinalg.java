@@ -38,46 +38,77 @@ public final class DenseLinalg {
             throw new IllegalArgumentException(what + ": expected a " + n + "×" + n + " matrix (" + (long) n * n + " values), got " + a.length);
     }
 
+    /** Block size of the blocked factorization and inverse (a panel of NB doubles per row stays in cache). */
+    private static final int NB = 64;
+
     /**
      * Lower Cholesky factor L with A = L·Lᵀ of a symmetric positive definite A (only the lower triangle
      * of A is read). Throws naming the pivot when A is not positive definite.
+     *
+     * <p>Right-looking and blocked: for each panel of NB columns, factor its diagonal block, solve the
+     * rows below it, then subtract the panel's contribution from the trailing lower triangle
+     * (A[i][j] −= Σ_k L[i][k]·L[j][k] over the panel's k), rows in parallel.
      */
     public static double[] cholesky(double[] a, int n) {
         checkSquare(a, n, "cholesky");
         double[] l = new double[n * n];
-        for (int j = 0; j < n; j++) {
-            double d = a[j * n + j] - dot(l, j * n, l, j * n, j);
-            if (!(d > 0) || !Double.isFinite(d))
-                throw new ArithmeticException("matrix is not positive definite: pivot " + j + " of " + n + " is " + d);
-            double ljj = Math.sqrt(d);
-            l[j * n + j] = ljj;
-            int jj = j;
-            // L[i][j] = (A[i][j] − Σ_k<j L[i][k]·L[j][k]) / L[j][j] for every i > j, independent across i
-            Parallel.range(n - j - 1, Math.max(16, 65536 / (j + 1)), (lo, hi) -> {
-                for (int i = jj + 1 + (int) lo; i < jj + 1 + hi; i++) l[i * n + jj] = (a[i * n + jj] - dot(l, i * n, l, jj * n, jj)) / ljj;
+        for (int i = 0; i < n; i++) System.arraycopy(a, i * n, l, i * n, i + 1);
+        for (int k0 = 0; k0 < n; k0 += NB) {
+            int k1 = Math.min(n, k0 + NB);
+            // diagonal block, unblocked (earlier panels are already subtracted)
+            for (int j = k0; j < k1; j++) {
+                double d = l[j * n + j] - dot(l, j * n + k0, l, j * n + k0, j - k0);
+                if (!(d > 0) || !Double.isFinite(d))
+                    throw new ArithmeticException("matrix is not positive definite: pivot " + j + " of " + n + " is " + d);
+                double ljj = Math.sqrt(d);
+                l[j * n + j] = ljj;
+                for (int i = j + 1; i < k1; i++) l[i * n + j] = (l[i * n + j] - dot(l, i * n + k0, l, j * n + k0, j - k0)) / ljj;
+            }
+            int kk0 = k0, kk1 = k1;
+            Parallel.range(n - k1, 16, (lo, hi) -> { // panel rows below the diagonal block
+                for (int i = kk1 + (int) lo; i < kk1 + hi; i++) {
+                    int row = i * n;
+                    for (int j = kk0; j < kk1; j++) l[row + j] = (l[row + j] - dot(l, row + kk0, l, j * n + kk0, j - kk0)) / l[j * n + j];
+                }
+            });
+            Parallel.range(n - k1, 16, (lo, hi) -> { // trailing update, once every panel row is final
+                for (int i = kk1 + (int) lo; i < kk1 + hi; i++) {
+                    int row = i * n;
+                    for (int j = kk1; j <= i; j++) l[row + j] -= dot(l, row + kk0, l, j * n + kk0, kk1 - kk0);
+                }
             });
         }
         return l;
     }
 
-    /** Inverse of a lower-triangular L (nonzero diagonal), itself lower triangular. */
+    /**
+     * Inverse of a lower-triangular L (nonzero diagonal), itself lower triangular. Blocks of NB columns of
+     * L⁻¹ are independent (L·X = I restricted to those columns) and run in parallel; within a block,
+     * row i is e_i − Σ_{k<i} L[i][k]·X[k] over the block's columns, divided by L[i][i].
+     */
     public static double[] invertLower(double[] l, int n) {
         checkSquare(l, n, "invertLower");
         for (int i = 0; i < n; i++)
             if (l[i * n + i] == 0) throw new ArithmeticException("triangular matrix is singular: diagonal " + i + " is 0");
         double[] inv = new double[n * n];
-        // column j of L⁻¹ solves L·x = e_j by forward substitution; columns are independent. They are built
-        // as rows of (L⁻¹)ᵀ so that every sum is a contiguous dot product, then transposed.
-        double[] invT = new double[n * n];
-        Parallel.range(n, 8, (lo, hi) -> {
-            for (int j = (int) lo; j < hi; j++) {
-                int row = j * n;
-                invT[row + j] = 1.0 / l[j * n + j];
-                for (int i = j + 1; i < n; i++) invT[row + i] = -dot(l, i * n + j, invT, row + j, i - j) / l[i * n + i];
+        int blocks = (n + NB - 1) / NB;
+        Parallel.range(blocks, 1, (lo, hi) -> {
+            for (int q = (int) lo; q < hi; q++) {
+                int b = q % 2 == 0 ? q / 2 : blocks - 1 - q / 2; // zig-zag: costly early blocks spread over chunks
+                int j0 = b * NB, j1 = Math.min(n, j0 + NB), w = j1 - j0;
+                double[] x = new double[(n - j0) * w]; // X[i − j0][c] for rows i ≥ j0
+                for (int i = j0; i < n; i++) {
+                    int xi = (i - j0) * w;
+                    if (i < j1) x[xi + i - j0] = 1;
+                    for (int k = j0; k < i; k++) {
+                        double lik = l[i * n + k];
+                        if (lik != 0) axpy(-lik, x, (k - j0) * w, x, xi, w);
+                    }
+                    double d = 1.0 / l[i * n + i];
+                    for (int c = 0; c < w; c++) inv[i * n + j0 + c] = x[xi + c] *= d;
+                }
             }
         });
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j <= i; j++) inv[i * n + j] = invT[j * n + i];
         return inv;
     }
 
