@@ -177,6 +177,25 @@ class AffineQuantizerTest {
     }
 
     @Test
+    void producerApiBuildsATensorFromLearnedScalesAndCodes() {
+        // what a QAT method hands over: integer codes and its learned scale/zero per group
+        AffineSpec spec = AffineSpec.perGroup(2, false, 4);
+        try (AffineQuantizedTensor t = AffineQuantizedTensor.allocate(2, 6, spec, false, "lr-qat")) {
+            t.setGrid(0, 0, new AffineGrid(0.5f, 1, 3));
+            t.setGrid(0, 1, new AffineGrid(0.25f, 2, 3));
+            t.setGrid(1, 0, new AffineGrid(1f, 0, 3));
+            t.setGrid(1, 1, new AffineGrid(2f, 3, 3));
+            int[] codes = {0, 1, 2, 3, 0, 3, 3, 2, 1, 0, 1, 2};
+            for (int i = 0; i < 12; i++) t.setCode(i / 6, i % 6, codes[i]);
+            assertArrayEquals(new float[] {-0.5f, 0f, 0.5f, 1f, -0.5f, 0.25f, 3f, 2f, 1f, 0f, -4f, -2f}, Fixtures.dense(t));
+            assertEquals("lr-qat", t.quantizationConfig().get("quant_method"));
+            assertThrows(IllegalArgumentException.class, () -> t.setGrid(0, 0, new AffineGrid(0.5f, 1, 15))); // 4-bit grid
+            assertThrows(IllegalArgumentException.class, () -> t.setGrid(0, 0, new AffineGrid(0f, 1, 3)));
+            assertThrows(IllegalArgumentException.class, () -> t.setCode(0, 0, 4));
+        }
+    }
+
+    @Test
     void badInputIsRejected() {
         try (Tensor w3 = Tensor.zeros(DType.F32, 2, 3, 4); Tensor w = Tensor.zeros(DType.F32, 2, 4)) {
             AffineQuantizer q = new AffineQuantizer(AffineSpec.perChannel(4, false));

@@ -83,6 +83,8 @@ public final class AffineQuantizedTensor implements QuantizedTensor {
 
     /** Stores the grid of scale row {@code sr} (a row, or 0 per tensor) and group {@code g}. */
     public void setGrid(int sr, int g, AffineGrid grid) {
+        if (grid.maxq() != spec.maxq() || grid.zero() < 0 || grid.zero() > spec.maxq() || !(grid.scale() > 0) || !Float.isFinite(grid.scale()))
+            throw new IllegalArgumentException("grid " + grid + " does not fit " + spec.bits() + "-bit codes (maxq " + spec.maxq() + ", positive finite scale)");
         if (spec.symmetric() && grid.zero() != 1 << (spec.bits() - 1))
             throw new IllegalArgumentException("symmetric grid must have zero " + (1 << (spec.bits() - 1)) + ", got " + grid.zero());
         scales.segment().setAtIndex(ValueLayout.JAVA_FLOAT, (long) sr * numGroups + g, grid.scale());
