@@ -18,8 +18,8 @@ import jdk.incubator.vector.VectorOperators;
  * applied once per group. (Subtracting z per element instead of using z·Σx keeps the float error at the
  * level of a dense dot product: there is no cancellation between Σq·x and z·Σx.) Act-order tensors
  * (g_idx), and groups that are not 8-aligned, take the same formula with the scales and zeros gathered
- * per column (vector gathers through g_idx). 2-, 3- and 4-bit weights whose groups start on step
- * boundaries take the table-lookup kernels of {@link LutKernels} instead.
+ * per column (vector gathers through g_idx). Weights whose groups start on step boundaries take the
+ * wider kernels of {@link LutKernels} instead (table lookup for 2-, 3- and 4-bit codes).
  */
 public final class AffineKernels {
     private static final int L = CodeVectors.LANES;
@@ -36,7 +36,7 @@ public final class AffineKernels {
     public static void gemv(AffineQuantizedTensor w, float[] x, float[] y) {
         int cols = w.cols(), ng = w.numGroups();
         if (LutKernels.eligible(w)) {
-            float[][] xp = LutKernels.split(x, LutKernels.phases(w.bits()));
+            float[][] xp = w.bits() == 8 ? null : LutKernels.split(x, LutKernels.phases(w.bits())); // 8-bit reads x directly
             Parallel.range(w.rows(), 64, (lo, hi) -> {
                 for (int r = (int) lo; r < hi; r++) y[r] = LutKernels.affineRow(w, r, x, xp);
             });

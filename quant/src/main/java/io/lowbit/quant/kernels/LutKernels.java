@@ -16,8 +16,9 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The fast GEMV row kernels for 2-, 3- and 4-bit codes (affine and NF4): every group or block has a
- * table T[q] = ŵ(q) (s·(q − z), or level[q]·absmax), and a row is Σ T[q_c]·x[c].
+ * The fast GEMV row kernels on the preferred vector species for 2-, 3- and 4-bit codes (affine and NF4):
+ * every group or block has a table T[q] = ŵ(q) (s·(q − z), or level[q]·absmax), and a row is
+ * Σ T[q_c]·x[c]. (8-bit codes are simply widened: L codes per step, no table.)
  *
  * <p>One step fills L int lanes (L = float lanes of the preferred species, 16 with AVX-512) with P
  * consecutive codes each: one byte per lane for 4-bit (P = 2) and 2-bit (P = 4) codes, three bytes per
@@ -45,7 +46,7 @@ final class LutKernels {
 
     private LutKernels() {}
 
-    /** Codes per int lane: 2 for 4-bit, 4 for 2-bit, 8 for 3-bit. */
+    /** Codes per int lane: 2 for 4-bit, 4 for 2-bit, 8 for 3-bit, 1 for 8-bit. */
     static int phases(int bits) {
         return bits == 3 ? 8 : 8 / bits;
     }
@@ -80,7 +81,7 @@ final class LutKernels {
     /** True when every group of {@code w} starts on a step boundary. */
     static boolean eligible(AffineQuantizedTensor w) {
         int b = w.bits();
-        return USABLE && (b == 2 || b == 3 || b == 4) && !w.hasGroupIndex() && (w.numGroups() == 1 || w.groupCols() % step(b) == 0);
+        return USABLE && (b == 2 || b == 3 || b == 4 || b == 8) && !w.hasGroupIndex() && (w.numGroups() == 1 || w.groupCols() % step(b) == 0);
     }
 
     /** Row r of an affine GEMV (requires {@link #eligible}); xp = {@link #split}(x, phases(bits)). */
@@ -90,6 +91,7 @@ final class LutKernels {
         return switch (w.bits()) {
             case 4 -> affineRow4(w, r, x, xp);
             case 2 -> affineRow2(w, r, x, xp);
+            case 8 -> affineRow8(w, r, x);
             default -> affineRowTriples(w, r, x, xp);
         };
     }
@@ -145,6 +147,28 @@ final class LutKernels {
             for (; c < c1; c++) rest += s * (float) (BitPacking.get(codes, base, c, 2) - z) * x[c];
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD) + rest;
+    }
+
+    /** 8-bit codes need no table: L codes widen to L lanes, ŵ = (q − z)·s, one FMA with x. */
+    private static float affineRow8(AffineQuantizedTensor w, int r, float[] x) {
+        MemorySegment codes = w.codeSegment();
+        int cols = w.cols(), gc = w.groupCols(), ng = w.numGroups();
+        long base = (long) r * w.rowBytes();
+        FloatVector acc = FloatVector.zero(F);
+        float rest = 0f;
+        for (int g = 0; g < ng; g++) {
+            int c0 = g * gc, c1 = Math.min(cols, c0 + gc);
+            float s = w.scale(r, g);
+            int z = w.zero(r, g);
+            FloatVector zv = FloatVector.broadcast(F, (float) z), sv = FloatVector.broadcast(F, s);
+            int c = c0;
+            for (; c + L <= c1; c += L) {
+                FloatVector q = (FloatVector) loadBytes(codes, base + c).and(0xff).convertShape(VectorOperators.I2F, F, 0);
+                acc = q.sub(zv).mul(sv).fma(FloatVector.fromArray(F, x, c), acc);
+            }
+            for (; c < c1; c++) rest += s * (float) (BitPacking.get(codes, base, c, 8) - z) * x[c];
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + rest;
     }
 
     private static float affineRowTriples(AffineQuantizedTensor w, int r, float[] x, float[][] xp) {
