@@ -187,5 +187,16 @@ class GptqTest {
             assertThrows(IllegalArgumentException.class, () -> g.observe(wt));
         }
         assertThrows(IllegalArgumentException.class, () -> Gptq.Config.defaults(4).withGroupSize(0));
+        // rank-1 Hessian without dampening cannot be factored: the error says what to do
+        double[] h = new double[16];
+        for (int i = 0; i < 16; i++) h[i] = 1;
+        try (Tensor w = Fixtures.weight(12, 2, 4)) {
+            ArithmeticException e = assertThrows(ArithmeticException.class,
+                    () -> Gptq.quantize(w, h, new Gptq.Config(4, false, -1, false, 0.0, 128)));
+            assertTrue(e.getMessage().contains("percdamp"), e.getMessage());
+            try (AffineQuantizedTensor q = Gptq.quantize(w, h, Gptq.Config.defaults(4))) { // λ = 0.01 makes it definite
+                for (float v : Fixtures.dense(q)) assertTrue(Float.isFinite(v));
+            }
+        }
     }
 }

@@ -153,7 +153,13 @@ public final class Gptq implements Quantizer {
         meanDiag /= n;
         for (int i = 0; i < n; i++) h[i * n + i] += cfg.percDamp() * meanDiag;
         // step 5: U with H⁻¹ = UᵀU
-        double[] u = DenseLinalg.upperCholeskyOfInverse(h, n);
+        double[] u;
+        try {
+            u = DenseLinalg.upperCholeskyOfInverse(h, n);
+        } catch (ArithmeticException e) {
+            throw new ArithmeticException("GPTQ: the dampened Hessian (percdamp " + cfg.percDamp() + ") is not positive definite; "
+                    + "use more calibration data or a larger percdamp (" + e.getMessage() + ")");
+        }
 
         AffineSpec spec = cfg.spec();
         boolean grouped = cfg.groupSize() > 0;
