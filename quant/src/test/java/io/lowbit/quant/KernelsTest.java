@@ -159,6 +159,28 @@ class KernelsTest {
     }
 
     @Test
+    void neitherPathMaterializesTheDenseWeight() {
+        int rows = 257, cols = 1031, n = 3; // a dense copy would be about 1 MiB
+        try (Tensor w = Fixtures.weight(9, rows, cols); QuantizedTensor q = formats().get("nf4-dq").apply(w);
+             Tensor x = Tensor.of(Fixtures.gaussian(3, n * cols), n, cols); Tensor y = Tensor.empty(DType.F32, n, rows);
+             Tensor g = Tensor.of(Fixtures.gaussian(4, n * rows), n, rows); Tensor dx = Tensor.empty(DType.F32, n, cols)) {
+            long before = Allocator.liveBytes();
+            Allocator.resetPeak();
+            float[] yv = new float[rows];
+            q.gemv(Fixtures.gaussian(5, cols), yv);
+            assertEquals(before, Allocator.peakBytes(), "the fused GEMV allocates no off-heap memory");
+            TiledMatmul.forward(q, x.segment(), 0, n, y.segment(), 0);
+            TiledMatmul.backwardInput(q, g.segment(), 0, n, dx.segment(), 0);
+            long tileBytes = 4L * TiledMatmul.TILE_FLOATS + 64;
+            long scratchPeak = Allocator.peakBytes(MemoryCategory.SCRATCH);
+            assertTrue(scratchPeak <= io.lowbit.tensor.cpu.Parallel.threads() * tileBytes,
+                    "scratch peak " + scratchPeak + " bytes exceeds one tile per thread (" + tileBytes + ")");
+            assertTrue(Allocator.peakBytes() - before < 4L * rows * cols / 2, "peak grew by " + (Allocator.peakBytes() - before) + " bytes");
+            assertEquals(before, Allocator.liveBytes());
+        }
+    }
+
+    @Test
     void quantLinearUsesGemvAndTilesConsistently() {
         int out = 33, in = 65;
         try (Tensor w = Fixtures.weight(3, out, in)) {
