@@ -1,6 +1,7 @@
 package io.lowbit.quant;
 
 import io.lowbit.quant.kernels.DenseGemv;
+import io.lowbit.quant.kernels.TiledMatmul;
 import io.lowbit.quant.nf4.Nf4Quantizer;
 import io.lowbit.quant.uniform.AffineQuantizer;
 import io.lowbit.quant.uniform.AffineSpec;
@@ -9,6 +10,7 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.cpu.Parallel;
+import io.lowbit.tensor.cpu.Sgemm;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -87,6 +89,30 @@ public final class QuantBench {
         return lines;
     }
 
+    /**
+     * Times the batched product Y[n, out] = X[n, in]·Wᵀ: dense F32 {@link Sgemm} against the tiled
+     * dequantize-then-Sgemm path ({@link TiledMatmul}) for int4 and NF4, median of {@code runs}.
+     */
+    public static List<String> batched(int out, int in, int n, int runs) {
+        List<String> lines = new ArrayList<>();
+        Rng rng = new Rng(99);
+        try (Tensor w = Tensor.normal(DType.F32, rng, 0, 0.02, out, in); Tensor x = Tensor.normal(DType.F32, rng, 0, 1, n, in);
+             Tensor y = Tensor.empty(DType.F32, n, out);
+             QuantizedTensor int4 = new AffineQuantizer(AffineSpec.perGroup(4, false, 128)).quantize(w);
+             QuantizedTensor nf4 = new Nf4Quantizer().quantize(w)) {
+            Runnable[] kernels = {
+                () -> Sgemm.sgemm(false, true, n, out, in, 1f, x.segment(), 0, in, w.segment(), 0, in, 0f, y.segment(), 0, out),
+                () -> TiledMatmul.forward(int4, x.segment(), 0, n, y.segment(), 0),
+                () -> TiledMatmul.forward(nf4, x.segment(), 0, n, y.segment(), 0)};
+            double[] med = timeInterleaved(kernels, 1, runs);
+            lines.add(String.format("QuantBench batched Y = X·W^T, X[%d, %d], W[%d, %d], %d thread(s), median of %d runs", n, in, out, in, Parallel.threads(), runs));
+            String[] names = {"f32 sgemm", "int4 tiled", "nf4 tiled"};
+            for (int k = 0; k < 3; k++)
+                lines.add(String.format("%-10s %8.3f ms  %5.2fx of f32", names[k], med[k] * 1e3, med[k] / med[0]));
+        }
+        return lines;
+    }
+
     private static double[] timeInterleaved(Runnable[] kernels, int warmup, int runs) {
         for (int i = 0; i < warmup; i++) for (Runnable k : kernels) k.run();
         double[][] t = new double[kernels.length][runs];
@@ -111,10 +137,11 @@ public final class QuantBench {
                 Double.isNaN(relDiff) ? "" : String.format("  max|fused-ref|/max|ref| %.2e", relDiff));
     }
 
-    /** {@code java ... io.lowbit.quant.QuantBench [out in]} (default 4096 11008). */
+    /** {@code java ... io.lowbit.quant.QuantBench [out in]}: GEMV on W[out, in] (default 4096 11008), then a batched product on W[1024, 4096]. */
     public static void main(String[] args) {
         int out = args.length > 0 ? Integer.parseInt(args[0]) : 4096;
         int in = args.length > 1 ? Integer.parseInt(args[1]) : 11008;
         run(out, in, 10, 21).forEach(System.out::println);
+        batched(1024, 4096, 16, 5).forEach(System.out::println);
     }
 }
