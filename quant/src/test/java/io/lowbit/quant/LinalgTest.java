@@ -96,6 +96,25 @@ class LinalgTest {
     }
 
     @Test
+    void subtractProductMatchesTripleLoop() {
+        Rng rng = new Rng(42);
+        for (int[] d : new int[][] {{1, 1, 1}, {3, 7, 5}, {9, 13, 33}, {17, 128, 300}}) {
+            int rows = d[0], k = d[1], cols = d[2], ldc = cols + 3, lda = k + 2, ldb = cols + 1;
+            double[] c = new double[2 + rows * ldc], a = new double[1 + rows * lda], b = new double[4 + k * ldb];
+            for (double[] m : new double[][] {c, a, b}) for (int i = 0; i < m.length; i++) m[i] = rng.nextGaussian();
+            double[] ref = c.clone();
+            for (int r = 0; r < rows; r++)
+                for (int j = 0; j < cols; j++) {
+                    double s = 0;
+                    for (int p = 0; p < k; p++) s += a[1 + r * lda + p] * b[4 + p * ldb + j];
+                    ref[2 + r * ldc + j] -= s;
+                }
+            DenseLinalg.subtractProduct(c, 2, ldc, a, 1, lda, b, 4, ldb, rows, k, cols);
+            for (int i = 0; i < c.length; i++) assertEquals(ref[i], c[i], 1e-12 * (1 + Math.abs(ref[i])), "C − A·B " + java.util.Arrays.toString(d) + " at " + i);
+        }
+    }
+
+    @Test
     void badInputIsRejected() {
         ArithmeticException e = assertThrows(ArithmeticException.class, () -> DenseLinalg.cholesky(new double[] {1, 2, 2, 1}, 2));
         assertTrue(e.getMessage().contains("pivot 1"), e.getMessage());

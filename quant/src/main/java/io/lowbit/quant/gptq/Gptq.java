@@ -69,9 +69,6 @@ public final class Gptq implements Quantizer {
         }
     }
 
-    /** Columns per tile of the lazy batch update. */
-    private static final int LAZY_TILE = 256;
-
     private final Config config;
     private Hessian hessian;
 
@@ -214,16 +211,7 @@ public final class Gptq implements Quantizer {
                 }
             }
             // lazy batch update: W[:, i2:] −= Err·U[i1:i2, i2:]
-            // tiled over columns so that a tile of U[i1:i2, j0:j1] stays in cache across the rows
-            for (int j0 = i2; j0 < n; j0 += LAZY_TILE) {
-                int j1 = Math.min(n, j0 + LAZY_TILE);
-                for (int r = r0; r < r1; r++) {
-                    for (int k = 0; k < i2 - i1; k++) {
-                        double e = err[(r - r0) * bs + k];
-                        if (e != 0) DenseLinalg.axpy(-e, u, (i1 + k) * n + j0, w, r * n + j0, j1 - j0);
-                    }
-                }
-            }
+            if (i2 < n) DenseLinalg.subtractProduct(w, r0 * n + i2, n, err, 0, bs, u, i1 * n + i2, n, r1 - r0, i2 - i1, n - i2);
         }
     }
 
