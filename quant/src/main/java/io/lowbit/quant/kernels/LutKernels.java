@@ -1,0 +1,233 @@
+package io.lowbit.quant.kernels;
+
+import io.lowbit.quant.nf4.Nf4;
+import io.lowbit.quant.nf4.Nf4Tensor;
+import io.lowbit.quant.pack.BitPacking;
+import io.lowbit.quant.uniform.AffineQuantizedTensor;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The fast GEMV row kernels on the preferred vector species for 2-, 3- and 4-bit codes (affine and NF4):
+ * every group or block has a table T[q] = ŵ(q) (s·(q − z), or level[q]·absmax), and a row is
+ * Σ T[q_c]·x[c]. (8-bit codes are simply widened: L codes per step, no table.)
+ *
+ * <p>One step fills L int lanes (L = float lanes of the preferred species, 16 with AVX-512) with P
+ * consecutive codes each: one byte per lane for 4-bit (P = 2) and 2-bit (P = 4) codes, three bytes per
+ * lane for 3-bit codes (P = 8, bytes spread with a lane shuffle). Phase p of every lane,
+ * (lane >>> p·b) & (2^b − 1), is looked up in T with a lane permute and multiplied with x split once
+ * per call into its P phases x_p[k] = x[k·P + p]. Table values are computed exactly as the dequantizer
+ * computes them, so the result equals the dense dot product with the dequantized weight up to
+ * summation order.
+ */
+final class LutKernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    /** True when this machine's vectors have 8 or 16 float lanes (otherwise callers use the 8-code path). */
+    static final boolean USABLE = L == 8 || L == 16;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    private static final VectorSpecies<Byte> B1 = USABLE ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    private static final VectorSpecies<Byte> B4 = USABLE ? VectorSpecies.of(byte.class, F.vectorShape()) : null;
+    /** Byte 4i + j of the widened vector takes byte 3i + j of the packed 3-bit stream (j = 3 is don't-care). */
+    private static final VectorShuffle<Byte> TRIPLES = USABLE ? VectorShuffle.fromOp(B4, i -> 3 * (i / 4) + Math.min(i % 4, 2)) : null;
+    private static final VectorMask<Byte> FIRST_3L = USABLE ? B4.indexInRange(0, 3 * L) : null;
+    private static final FloatVector IOTA = FloatVector.fromArray(F, new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 0);
+    private static final FloatVector IOTA_HI = FloatVector.fromArray(F, new float[] {8, 9, 10, 11, 12, 13, 14, 15, 0, 0, 0, 0, 0, 0, 0, 0}, 0);
+    private static final FloatVector LEVELS = FloatVector.fromArray(F, Nf4.levels(), 0);
+    private static final FloatVector LEVELS_HI = FloatVector.fromArray(F, java.util.Arrays.copyOfRange(Nf4.levels(), 8, 24), 0);
+
+    private LutKernels() {}
+
+    /** Codes per int lane: 2 for 4-bit, 4 for 2-bit, 8 for 3-bit, 1 for 8-bit. */
+    static int phases(int bits) {
+        return bits == 3 ? 8 : 8 / bits;
+    }
+
+    /** Codes per step. */
+    static int step(int bits) {
+        return phases(bits) * L;
+    }
+
+    /** The P phases of x: xp[p][k] = x[k·P + p] (zero past the end). */
+    static float[][] split(float[] x, int phases) {
+        int n = (x.length + phases - 1) / phases;
+        float[][] xp = new float[phases][n];
+        for (int c = 0; c < x.length; c++) xp[c % phases][c / phases] = x[c];
+        return xp;
+    }
+
+    private static FloatVector lookup(IntVector idx, IntVector t0, IntVector t1, boolean twoTables) {
+        return (twoTables ? idx.selectFrom(t0, t1) : idx.selectFrom(t0)).reinterpretAsFloats();
+    }
+
+    /** L bytes widened to L int lanes (sign-extended; callers mask). */
+    private static IntVector loadBytes(MemorySegment codes, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(B1, codes, off, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    /** 3L bytes spread to L int lanes of 3 bytes each (the fourth byte is garbage above bit 23). */
+    private static IntVector loadTriples(MemorySegment codes, long off) {
+        return ByteVector.fromMemorySegment(B4, codes, off, ByteOrder.LITTLE_ENDIAN, FIRST_3L).rearrange(TRIPLES).reinterpretAsInts();
+    }
+
+    /** True when every group of {@code w} starts on a step boundary. */
+    static boolean eligible(AffineQuantizedTensor w) {
+        int b = w.bits();
+        return USABLE && (b == 2 || b == 3 || b == 4 || b == 8) && !w.hasGroupIndex() && (w.numGroups() == 1 || w.groupCols() % step(b) == 0);
+    }
+
+    /** Row r of an affine GEMV (requires {@link #eligible}); xp = {@link #split}(x, phases(bits)). */
+    static float affineRow(AffineQuantizedTensor w, int r, float[] x, float[][] xp) {
+        // one copy of the loop per width, with constant shifts and masks: a vector chosen by a branch
+        // inside the loop would be merged from two paths, which the JIT cannot keep in registers
+        return switch (w.bits()) {
+            case 4 -> affineRow4(w, r, x, xp);
+            case 2 -> affineRow2(w, r, x, xp);
+            case 8 -> affineRow8(w, r, x);
+            default -> affineRowTriples(w, r, x, xp);
+        };
+    }
+
+    private static float affineRow4(AffineQuantizedTensor w, int r, float[] x, float[][] xp) {
+        MemorySegment codes = w.codeSegment();
+        int cols = w.cols(), gc = w.groupCols(), ng = w.numGroups(), step = 2 * L;
+        boolean two = 16 > L;
+        long base = (long) r * w.rowBytes();
+        float[] xe = xp[0], xo = xp[1];
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        float rest = 0f;
+        for (int g = 0; g < ng; g++) {
+            int c0 = g * gc, c1 = Math.min(cols, c0 + gc);
+            float s = w.scale(r, g);
+            int z = w.zero(r, g);
+            // T[q] = s·(q − z), exactly the dequantized values
+            IntVector t0 = IOTA.sub((float) z).mul(s).reinterpretAsInts();
+            IntVector t1 = two ? IOTA_HI.sub((float) z).mul(s).reinterpretAsInts() : t0;
+            int c = c0;
+            for (; c + step <= c1; c += step) {
+                IntVector v = loadBytes(codes, base + c / 2);
+                int k = c / 2;
+                acc0 = lookup(v.and(15), t0, t1, two).fma(FloatVector.fromArray(F, xe, k), acc0);
+                acc1 = lookup(v.lanewise(VectorOperators.LSHR, 4).and(15), t0, t1, two).fma(FloatVector.fromArray(F, xo, k), acc1);
+            }
+            for (; c < c1; c++) rest += s * (float) (BitPacking.get(codes, base, c, 4) - z) * x[c];
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) + rest;
+    }
+
+    private static float affineRow2(AffineQuantizedTensor w, int r, float[] x, float[][] xp) {
+        MemorySegment codes = w.codeSegment();
+        int cols = w.cols(), gc = w.groupCols(), ng = w.numGroups(), step = 4 * L;
+        long base = (long) r * w.rowBytes();
+        float[] x0 = xp[0], x1 = xp[1], x2 = xp[2], x3 = xp[3];
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        float rest = 0f;
+        for (int g = 0; g < ng; g++) {
+            int c0 = g * gc, c1 = Math.min(cols, c0 + gc);
+            float s = w.scale(r, g);
+            int z = w.zero(r, g);
+            IntVector t = IOTA.sub((float) z).mul(s).reinterpretAsInts(); // T[q] = s·(q − z), 4 entries
+            int c = c0;
+            for (; c + step <= c1; c += step) {
+                IntVector v = loadBytes(codes, base + c / 4);
+                int k = c / 4;
+                acc0 = lookup(v.and(3), t, t, false).fma(FloatVector.fromArray(F, x0, k), acc0);
+                acc1 = lookup(v.lanewise(VectorOperators.LSHR, 2).and(3), t, t, false).fma(FloatVector.fromArray(F, x1, k), acc1);
+                acc0 = lookup(v.lanewise(VectorOperators.LSHR, 4).and(3), t, t, false).fma(FloatVector.fromArray(F, x2, k), acc0);
+                acc1 = lookup(v.lanewise(VectorOperators.LSHR, 6).and(3), t, t, false).fma(FloatVector.fromArray(F, x3, k), acc1);
+            }
+            for (; c < c1; c++) rest += s * (float) (BitPacking.get(codes, base, c, 2) - z) * x[c];
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) + rest;
+    }
+
+    /** 8-bit codes need no table: L codes widen to L lanes, ŵ = (q − z)·s, one FMA with x. */
+    private static float affineRow8(AffineQuantizedTensor w, int r, float[] x) {
+        MemorySegment codes = w.codeSegment();
+        int cols = w.cols(), gc = w.groupCols(), ng = w.numGroups();
+        long base = (long) r * w.rowBytes();
+        FloatVector acc = FloatVector.zero(F);
+        float rest = 0f;
+        for (int g = 0; g < ng; g++) {
+            int c0 = g * gc, c1 = Math.min(cols, c0 + gc);
+            float s = w.scale(r, g);
+            int z = w.zero(r, g);
+            FloatVector zv = FloatVector.broadcast(F, (float) z), sv = FloatVector.broadcast(F, s);
+            int c = c0;
+            for (; c + L <= c1; c += L) {
+                FloatVector q = (FloatVector) loadBytes(codes, base + c).and(0xff).convertShape(VectorOperators.I2F, F, 0);
+                acc = q.sub(zv).mul(sv).fma(FloatVector.fromArray(F, x, c), acc);
+            }
+            for (; c < c1; c++) rest += s * (float) (BitPacking.get(codes, base, c, 8) - z) * x[c];
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + rest;
+    }
+
+    private static float affineRowTriples(AffineQuantizedTensor w, int r, float[] x, float[][] xp) {
+        MemorySegment codes = w.codeSegment();
+        int cols = w.cols(), gc = w.groupCols(), ng = w.numGroups(), step = 8 * L;
+        long base = (long) r * w.rowBytes();
+        FloatVector acc = FloatVector.zero(F), acc2 = FloatVector.zero(F);
+        float rest = 0f;
+        for (int g = 0; g < ng; g++) {
+            int c0 = g * gc, c1 = Math.min(cols, c0 + gc);
+            float s = w.scale(r, g);
+            int z = w.zero(r, g);
+            IntVector t0 = IOTA.sub((float) z).mul(s).reinterpretAsInts(); // T[q] = s·(q − z), 8 entries
+            int c = c0;
+            for (; c + step <= c1; c += step) {
+                IntVector v = loadTriples(codes, base + (long) c * 3 / 8);
+                int k = c / 8;
+                for (int p = 0; p < 8; p += 2) { // a loop, not unrolled by hand: keeps the method within the JIT's inlining budget
+                    acc = lookup(v.lanewise(VectorOperators.LSHR, 3 * p).and(7), t0, t0, false).fma(FloatVector.fromArray(F, xp[p], k), acc);
+                    acc2 = lookup(v.lanewise(VectorOperators.LSHR, 3 * p + 3).and(7), t0, t0, false).fma(FloatVector.fromArray(F, xp[p + 1], k), acc2);
+                }
+            }
+            for (; c < c1; c++) rest += s * (float) (BitPacking.get(codes, base, c, 3) - z) * x[c];
+        }
+        return acc.add(acc2).reduceLanes(VectorOperators.ADD) + rest;
+    }
+
+    /** True when every row of {@code w} starts on a step boundary of the flat code stream. */
+    static boolean eligible(Nf4Tensor w) {
+        return USABLE && w.cols() % step(4) == 0 && w.blockSize() % step(4) == 0;
+    }
+
+    /** Row r of an NF4 GEMV (requires {@link #eligible}); xp = {@link #split}(x, 2). */
+    static float nf4Row(Nf4Tensor w, int r, float[][] xp) {
+        MemorySegment codes = w.codeSegment();
+        int cols = w.cols(), bs = w.blockSize(), step = step(4);
+        boolean two = 16 > L;
+        long e0 = (long) r * cols;
+        float[] xe = xp[0], xo = xp[1];
+        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        int b0 = (int) (e0 / bs), left = bs - (int) (e0 % bs); // current block and codes left in it
+        float[] amax = new float[(cols + bs - 1) / bs + 1];
+        w.absmax(b0, Math.min(amax.length, w.numBlocks() - b0), amax);
+        int bi = 0;
+        // T[q] = level[q]·absmax, exactly the dequantized values
+        IntVector t0 = LEVELS.mul(amax[0]).reinterpretAsInts(), t1 = two ? LEVELS_HI.mul(amax[0]).reinterpretAsInts() : t0;
+        for (int c = 0; c < cols; c += step) {
+            if (left == 0) {
+                left = bs;
+                float a = amax[++bi];
+                t0 = LEVELS.mul(a).reinterpretAsInts();
+                t1 = two ? LEVELS_HI.mul(a).reinterpretAsInts() : t0;
+            }
+            IntVector v = loadBytes(codes, (e0 + c) >>> 1);
+            int k = c / 2;
+            acc0 = lookup(v.and(15), t0, t1, two).fma(FloatVector.fromArray(F, xe, k), acc0);
+            acc1 = lookup(v.lanewise(VectorOperators.LSHR, 4).and(15), t0, t1, two).fma(FloatVector.fromArray(F, xo, k), acc1);
+            left -= step;
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+}
