@@ -40,58 +40,63 @@ public final class DenseLinalg {
 
     /**
      * C −= A·B for row-major blocks: C is rows×cols (leading dimension ldc), A rows×k (lda), B k×cols (ldb),
-     * each starting at its offset. Column tiles of B stay in cache while 4 rows of C at a time are
+     * each starting at its offset. 256×256 tiles of B stay in cache while 4 rows of C at a time are
      * updated in registers (4 rows × 2 vectors), so every loaded element of B serves four rows.
      */
     public static void subtractProduct(double[] c, int cOff, int ldc, double[] a, int aOff, int lda,
                                        double[] b, int bOff, int ldb, int rows, int k, int cols) {
+        for (int j0 = 0; j0 < cols; j0 += 256)
+            for (int p0 = 0; p0 < k; p0 += 256) // a 256×256 tile of B (512 KiB) is reused by every row
+                subtractTile(c, cOff, ldc, a, aOff, lda, b, bOff, ldb, rows, p0, Math.min(k, p0 + 256), j0, Math.min(cols, j0 + 256));
+    }
+
+    /** C[:, j0:j1] −= A[:, p0:p1]·B[p0:p1, j0:j1]. */
+    private static void subtractTile(double[] c, int cOff, int ldc, double[] a, int aOff, int lda, double[] b, int bOff, int ldb,
+                                     int rows, int p0, int p1, int j0, int j1) {
         int v = D.length();
-        for (int j0 = 0; j0 < cols; j0 += 256) {
-            int j1 = Math.min(cols, j0 + 256);
-            int r = 0;
-            for (; r + 4 <= rows; r += 4) {
-                int c0 = cOff + r * ldc, a0 = aOff + r * lda;
-                int j = j0;
-                for (; j + 2 * v <= j1; j += 2 * v) {
-                    DoubleVector x0 = DoubleVector.fromArray(D, c, c0 + j), y0 = DoubleVector.fromArray(D, c, c0 + j + v);
-                    DoubleVector x1 = DoubleVector.fromArray(D, c, c0 + ldc + j), y1 = DoubleVector.fromArray(D, c, c0 + ldc + j + v);
-                    DoubleVector x2 = DoubleVector.fromArray(D, c, c0 + 2 * ldc + j), y2 = DoubleVector.fromArray(D, c, c0 + 2 * ldc + j + v);
-                    DoubleVector x3 = DoubleVector.fromArray(D, c, c0 + 3 * ldc + j), y3 = DoubleVector.fromArray(D, c, c0 + 3 * ldc + j + v);
-                    for (int p = 0; p < k; p++) {
-                        int bp = bOff + p * ldb + j;
-                        DoubleVector u = DoubleVector.fromArray(D, b, bp), w = DoubleVector.fromArray(D, b, bp + v);
-                        DoubleVector e0 = DoubleVector.broadcast(D, -a[a0 + p]), e1 = DoubleVector.broadcast(D, -a[a0 + lda + p]);
-                        DoubleVector e2 = DoubleVector.broadcast(D, -a[a0 + 2 * lda + p]), e3 = DoubleVector.broadcast(D, -a[a0 + 3 * lda + p]);
-                        x0 = u.fma(e0, x0);
-                        y0 = w.fma(e0, y0);
-                        x1 = u.fma(e1, x1);
-                        y1 = w.fma(e1, y1);
-                        x2 = u.fma(e2, x2);
-                        y2 = w.fma(e2, y2);
-                        x3 = u.fma(e3, x3);
-                        y3 = w.fma(e3, y3);
-                    }
-                    x0.intoArray(c, c0 + j);
-                    y0.intoArray(c, c0 + j + v);
-                    x1.intoArray(c, c0 + ldc + j);
-                    y1.intoArray(c, c0 + ldc + j + v);
-                    x2.intoArray(c, c0 + 2 * ldc + j);
-                    y2.intoArray(c, c0 + 2 * ldc + j + v);
-                    x3.intoArray(c, c0 + 3 * ldc + j);
-                    y3.intoArray(c, c0 + 3 * ldc + j + v);
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            int c0 = cOff + r * ldc, a0 = aOff + r * lda;
+            int j = j0;
+            for (; j + 2 * v <= j1; j += 2 * v) {
+                DoubleVector x0 = DoubleVector.fromArray(D, c, c0 + j), y0 = DoubleVector.fromArray(D, c, c0 + j + v);
+                DoubleVector x1 = DoubleVector.fromArray(D, c, c0 + ldc + j), y1 = DoubleVector.fromArray(D, c, c0 + ldc + j + v);
+                DoubleVector x2 = DoubleVector.fromArray(D, c, c0 + 2 * ldc + j), y2 = DoubleVector.fromArray(D, c, c0 + 2 * ldc + j + v);
+                DoubleVector x3 = DoubleVector.fromArray(D, c, c0 + 3 * ldc + j), y3 = DoubleVector.fromArray(D, c, c0 + 3 * ldc + j + v);
+                for (int p = p0; p < p1; p++) {
+                    int bp = bOff + p * ldb + j;
+                    DoubleVector u = DoubleVector.fromArray(D, b, bp), w = DoubleVector.fromArray(D, b, bp + v);
+                    DoubleVector e0 = DoubleVector.broadcast(D, -a[a0 + p]), e1 = DoubleVector.broadcast(D, -a[a0 + lda + p]);
+                    DoubleVector e2 = DoubleVector.broadcast(D, -a[a0 + 2 * lda + p]), e3 = DoubleVector.broadcast(D, -a[a0 + 3 * lda + p]);
+                    x0 = u.fma(e0, x0);
+                    y0 = w.fma(e0, y0);
+                    x1 = u.fma(e1, x1);
+                    y1 = w.fma(e1, y1);
+                    x2 = u.fma(e2, x2);
+                    y2 = w.fma(e2, y2);
+                    x3 = u.fma(e3, x3);
+                    y3 = w.fma(e3, y3);
                 }
-                for (int rr = r; rr < r + 4; rr++) // columns left over in this tile
-                    for (int p = 0; p < k; p++) {
-                        double e = a[aOff + rr * lda + p];
-                        if (e != 0) axpy(-e, b, bOff + p * ldb + j, c, cOff + rr * ldc + j, j1 - j);
-                    }
+                x0.intoArray(c, c0 + j);
+                y0.intoArray(c, c0 + j + v);
+                x1.intoArray(c, c0 + ldc + j);
+                y1.intoArray(c, c0 + ldc + j + v);
+                x2.intoArray(c, c0 + 2 * ldc + j);
+                y2.intoArray(c, c0 + 2 * ldc + j + v);
+                x3.intoArray(c, c0 + 3 * ldc + j);
+                y3.intoArray(c, c0 + 3 * ldc + j + v);
             }
-            for (; r < rows; r++) // rows left over
-                for (int p = 0; p < k; p++) {
-                    double e = a[aOff + r * lda + p];
-                    if (e != 0) axpy(-e, b, bOff + p * ldb + j0, c, cOff + r * ldc + j0, j1 - j0);
+            for (int rr = r; rr < r + 4; rr++) // columns left over in this tile
+                for (int p = p0; p < p1; p++) {
+                    double e = a[aOff + rr * lda + p];
+                    if (e != 0) axpy(-e, b, bOff + p * ldb + j, c, cOff + rr * ldc + j, j1 - j);
                 }
         }
+        for (; r < rows; r++) // rows left over
+            for (int p = p0; p < p1; p++) {
+                double e = a[aOff + r * lda + p];
+                if (e != 0) axpy(-e, b, bOff + p * ldb + j0, c, cOff + r * ldc + j0, j1 - j0);
+            }
     }
 
     /** Block size of the blocked factorization and inverse (a panel of NB doubles per row stays in cache). */
