@@ -132,13 +132,23 @@ public final class DenseLinalg {
                     for (int j = kk0; j < kk1; j++) l[row + j] = (l[row + j] - dot(l, row + kk0, l, j * n + kk0, j - kk0)) / l[j * n + j];
                 }
             });
-            Parallel.range(n - k1, 16, (lo, hi) -> { // trailing update, once every panel row is final
-                for (int i = kk1 + (int) lo; i < kk1 + hi; i++) {
-                    int row = i * n;
-                    for (int j = kk1; j <= i; j++) l[row + j] -= dot(l, row + kk0, l, j * n + kk0, kk1 - kk0);
+            if (k1 == n) break;
+            // trailing update A[k1:, k1:] −= P·Pᵀ (P = the panel's rows below), as a blocked product by row
+            // blocks; each block also fills a few entries above the diagonal, which are cleared at the end
+            int m = n - k1;
+            double[] pt = new double[(k1 - k0) * m]; // Pᵀ
+            for (int i = k1; i < n; i++)
+                for (int k = k0; k < k1; k++) pt[(k - k0) * m + (i - k1)] = l[i * n + k];
+            int blocks = (m + NB - 1) / NB;
+            Parallel.range(blocks, 1, (lo, hi) -> {
+                for (int q = (int) lo; q < hi; q++) {
+                    int b = q % 2 == 0 ? blocks - 1 - q / 2 : q / 2; // zig-zag: the long late blocks spread over chunks
+                    int i0 = kk1 + b * NB, i1 = Math.min(n, i0 + NB);
+                    subtractProduct(l, i0 * n + kk1, n, l, i0 * n + kk0, n, pt, 0, m, i1 - i0, kk1 - kk0, i1 - kk1);
                 }
             });
         }
+        for (int i = 0; i < n; i++) java.util.Arrays.fill(l, i * n + i + 1, (i + 1) * n, 0.0);
         return l;
     }
 
@@ -158,15 +168,20 @@ public final class DenseLinalg {
                 int b = q % 2 == 0 ? q / 2 : blocks - 1 - q / 2; // zig-zag: costly early blocks spread over chunks
                 int j0 = b * NB, j1 = Math.min(n, j0 + NB), w = j1 - j0;
                 double[] x = new double[(n - j0) * w]; // X[i − j0][c] for rows i ≥ j0
-                for (int i = j0; i < n; i++) {
-                    int xi = (i - j0) * w;
-                    if (i < j1) x[xi + i - j0] = 1;
-                    for (int k = j0; k < i; k++) {
-                        double lik = l[i * n + k];
-                        if (lik != 0) axpy(-lik, x, (k - j0) * w, x, xi, w);
+                for (int i = j0; i < j1; i++) x[(i - j0) * w + i - j0] = 1;
+                for (int i0 = j0; i0 < n; i0 += NB) {
+                    int i1 = Math.min(n, i0 + NB);
+                    // rows i0..i1: subtract the finished rows j0..i0 as one blocked product, then the block itself
+                    subtractProduct(x, (i0 - j0) * w, w, l, i0 * n + j0, n, x, 0, w, i1 - i0, i0 - j0, w);
+                    for (int i = i0; i < i1; i++) {
+                        int xi = (i - j0) * w;
+                        for (int k = i0; k < i; k++) {
+                            double lik = l[i * n + k];
+                            if (lik != 0) axpy(-lik, x, (k - j0) * w, x, xi, w);
+                        }
+                        double d = 1.0 / l[i * n + i];
+                        for (int c = 0; c < w; c++) inv[i * n + j0 + c] = x[xi + c] *= d;
                     }
-                    double d = 1.0 / l[i * n + i];
-                    for (int c = 0; c < w; c++) inv[i * n + j0 + c] = x[xi + c] *= d;
                 }
             }
         });
