@@ -98,7 +98,7 @@ class LinalgTest {
     @Test
     void subtractProductMatchesTripleLoop() {
         Rng rng = new Rng(42);
-        for (int[] d : new int[][] {{1, 1, 1}, {3, 7, 5}, {9, 13, 33}, {17, 128, 300}}) {
+        for (int[] d : new int[][] {{1, 1, 1}, {3, 7, 5}, {9, 13, 33}, {17, 128, 300}, {6, 300, 520}}) {
             int rows = d[0], k = d[1], cols = d[2], ldc = cols + 3, lda = k + 2, ldb = cols + 1;
             double[] c = new double[2 + rows * ldc], a = new double[1 + rows * lda], b = new double[4 + k * ldb];
             for (double[] m : new double[][] {c, a, b}) for (int i = 0; i < m.length; i++) m[i] = rng.nextGaussian();

@@ -58,28 +58,24 @@ public final class Hessian {
         if (rows.length < (long) n * in) throw new IllegalArgumentException(n + " rows of width " + in + " need " + (long) n * in + " values, got " + rows.length);
         long total = count + n;
         double keep = (double) count / total, f = 2.0 / total;
-        double[] xd = new double[n * in];
-        for (int i = 0; i < xd.length; i++) xd[i] = rows[i];
-        // S = XᵀX, upper triangle only (S[i][j], j ≥ i), as axpys over sample rows, in blocks of 16 rows of S
-        // so each sample row is reused from cache; then H = keep·H + f·S, mirrored to the lower triangle.
-        int blk = 16, nb = (in + blk - 1) / blk;
+        double[] xd = new double[n * in], negXt = new double[in * n]; // X and −Xᵀ
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < in; i++) {
+                double v = rows[k * in + i];
+                xd[k * in + i] = v;
+                negXt[i * n + k] = -v;
+            }
+        // S = XᵀX = 0 − (−Xᵀ)·X, by blocks of 64 rows of S and only columns j ≥ the block's first row
+        // (the upper triangle; mirrored below), then H = keep·H + f·S
+        int blk = 64, nb = (in + blk - 1) / blk;
         Parallel.range(nb, 1, (lo, hi) -> {
-            double[] acc = new double[blk * in];
-            for (int bi = (int) lo; bi < hi; bi++) {
-                int i0 = bi * blk, i1 = Math.min(in, i0 + blk);
-                java.util.Arrays.fill(acc, 0);
-                for (int k = 0; k < n; k++) {
-                    int base = k * in;
-                    for (int i = i0; i < i1; i++) {
-                        double xi = xd[base + i];
-                        if (xi != 0) DenseLinalg.axpy(xi, xd, base + i, acc, (i - i0) * in + i, in - i);
-                    }
-                }
+            for (int q = (int) lo; q < hi; q++) {
+                int bi = q % 2 == 0 ? q / 2 : nb - 1 - q / 2; // zig-zag: the wide early blocks spread over chunks
+                int i0 = bi * blk, i1 = Math.min(in, i0 + blk), w = in - i0;
+                double[] acc = new double[(i1 - i0) * w];
+                DenseLinalg.subtractProduct(acc, 0, w, negXt, i0 * n, n, xd, i0, in, i1 - i0, n, w);
                 for (int i = i0; i < i1; i++)
-                    for (int j = i; j < in; j++) {
-                        double v = h[i * in + j] * keep + f * acc[(i - i0) * in + j];
-                        h[i * in + j] = v;
-                    }
+                    for (int j = i; j < in; j++) h[i * in + j] = h[i * in + j] * keep + f * acc[(i - i0) * w + (j - i0)];
             }
         });
         for (int i = 0; i < in; i++)

@@ -40,58 +40,63 @@ public final class DenseLinalg {
 
     /**
      * C −= A·B for row-major blocks: C is rows×cols (leading dimension ldc), A rows×k (lda), B k×cols (ldb),
-     * each starting at its offset. Column tiles of B stay in cache while 4 rows of C at a time are
+     * each starting at its offset. 256×256 tiles of B stay in cache while 4 rows of C at a time are
      * updated in registers (4 rows × 2 vectors), so every loaded element of B serves four rows.
      */
     public static void subtractProduct(double[] c, int cOff, int ldc, double[] a, int aOff, int lda,
                                        double[] b, int bOff, int ldb, int rows, int k, int cols) {
+        for (int j0 = 0; j0 < cols; j0 += 256)
+            for (int p0 = 0; p0 < k; p0 += 256) // a 256×256 tile of B (512 KiB) is reused by every row
+                subtractTile(c, cOff, ldc, a, aOff, lda, b, bOff, ldb, rows, p0, Math.min(k, p0 + 256), j0, Math.min(cols, j0 + 256));
+    }
+
+    /** C[:, j0:j1] −= A[:, p0:p1]·B[p0:p1, j0:j1]. */
+    private static void subtractTile(double[] c, int cOff, int ldc, double[] a, int aOff, int lda, double[] b, int bOff, int ldb,
+                                     int rows, int p0, int p1, int j0, int j1) {
         int v = D.length();
-        for (int j0 = 0; j0 < cols; j0 += 256) {
-            int j1 = Math.min(cols, j0 + 256);
-            int r = 0;
-            for (; r + 4 <= rows; r += 4) {
-                int c0 = cOff + r * ldc, a0 = aOff + r * lda;
-                int j = j0;
-                for (; j + 2 * v <= j1; j += 2 * v) {
-                    DoubleVector x0 = DoubleVector.fromArray(D, c, c0 + j), y0 = DoubleVector.fromArray(D, c, c0 + j + v);
-                    DoubleVector x1 = DoubleVector.fromArray(D, c, c0 + ldc + j), y1 = DoubleVector.fromArray(D, c, c0 + ldc + j + v);
-                    DoubleVector x2 = DoubleVector.fromArray(D, c, c0 + 2 * ldc + j), y2 = DoubleVector.fromArray(D, c, c0 + 2 * ldc + j + v);
-                    DoubleVector x3 = DoubleVector.fromArray(D, c, c0 + 3 * ldc + j), y3 = DoubleVector.fromArray(D, c, c0 + 3 * ldc + j + v);
-                    for (int p = 0; p < k; p++) {
-                        int bp = bOff + p * ldb + j;
-                        DoubleVector u = DoubleVector.fromArray(D, b, bp), w = DoubleVector.fromArray(D, b, bp + v);
-                        DoubleVector e0 = DoubleVector.broadcast(D, -a[a0 + p]), e1 = DoubleVector.broadcast(D, -a[a0 + lda + p]);
-                        DoubleVector e2 = DoubleVector.broadcast(D, -a[a0 + 2 * lda + p]), e3 = DoubleVector.broadcast(D, -a[a0 + 3 * lda + p]);
-                        x0 = u.fma(e0, x0);
-                        y0 = w.fma(e0, y0);
-                        x1 = u.fma(e1, x1);
-                        y1 = w.fma(e1, y1);
-                        x2 = u.fma(e2, x2);
-                        y2 = w.fma(e2, y2);
-                        x3 = u.fma(e3, x3);
-                        y3 = w.fma(e3, y3);
-                    }
-                    x0.intoArray(c, c0 + j);
-                    y0.intoArray(c, c0 + j + v);
-                    x1.intoArray(c, c0 + ldc + j);
-                    y1.intoArray(c, c0 + ldc + j + v);
-                    x2.intoArray(c, c0 + 2 * ldc + j);
-                    y2.intoArray(c, c0 + 2 * ldc + j + v);
-                    x3.intoArray(c, c0 + 3 * ldc + j);
-                    y3.intoArray(c, c0 + 3 * ldc + j + v);
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            int c0 = cOff + r * ldc, a0 = aOff + r * lda;
+            int j = j0;
+            for (; j + 2 * v <= j1; j += 2 * v) {
+                DoubleVector x0 = DoubleVector.fromArray(D, c, c0 + j), y0 = DoubleVector.fromArray(D, c, c0 + j + v);
+                DoubleVector x1 = DoubleVector.fromArray(D, c, c0 + ldc + j), y1 = DoubleVector.fromArray(D, c, c0 + ldc + j + v);
+                DoubleVector x2 = DoubleVector.fromArray(D, c, c0 + 2 * ldc + j), y2 = DoubleVector.fromArray(D, c, c0 + 2 * ldc + j + v);
+                DoubleVector x3 = DoubleVector.fromArray(D, c, c0 + 3 * ldc + j), y3 = DoubleVector.fromArray(D, c, c0 + 3 * ldc + j + v);
+                for (int p = p0; p < p1; p++) {
+                    int bp = bOff + p * ldb + j;
+                    DoubleVector u = DoubleVector.fromArray(D, b, bp), w = DoubleVector.fromArray(D, b, bp + v);
+                    DoubleVector e0 = DoubleVector.broadcast(D, -a[a0 + p]), e1 = DoubleVector.broadcast(D, -a[a0 + lda + p]);
+                    DoubleVector e2 = DoubleVector.broadcast(D, -a[a0 + 2 * lda + p]), e3 = DoubleVector.broadcast(D, -a[a0 + 3 * lda + p]);
+                    x0 = u.fma(e0, x0);
+                    y0 = w.fma(e0, y0);
+                    x1 = u.fma(e1, x1);
+                    y1 = w.fma(e1, y1);
+                    x2 = u.fma(e2, x2);
+                    y2 = w.fma(e2, y2);
+                    x3 = u.fma(e3, x3);
+                    y3 = w.fma(e3, y3);
                 }
-                for (int rr = r; rr < r + 4; rr++) // columns left over in this tile
-                    for (int p = 0; p < k; p++) {
-                        double e = a[aOff + rr * lda + p];
-                        if (e != 0) axpy(-e, b, bOff + p * ldb + j, c, cOff + rr * ldc + j, j1 - j);
-                    }
+                x0.intoArray(c, c0 + j);
+                y0.intoArray(c, c0 + j + v);
+                x1.intoArray(c, c0 + ldc + j);
+                y1.intoArray(c, c0 + ldc + j + v);
+                x2.intoArray(c, c0 + 2 * ldc + j);
+                y2.intoArray(c, c0 + 2 * ldc + j + v);
+                x3.intoArray(c, c0 + 3 * ldc + j);
+                y3.intoArray(c, c0 + 3 * ldc + j + v);
             }
-            for (; r < rows; r++) // rows left over
-                for (int p = 0; p < k; p++) {
-                    double e = a[aOff + r * lda + p];
-                    if (e != 0) axpy(-e, b, bOff + p * ldb + j0, c, cOff + r * ldc + j0, j1 - j0);
+            for (int rr = r; rr < r + 4; rr++) // columns left over in this tile
+                for (int p = p0; p < p1; p++) {
+                    double e = a[aOff + rr * lda + p];
+                    if (e != 0) axpy(-e, b, bOff + p * ldb + j, c, cOff + rr * ldc + j, j1 - j);
                 }
         }
+        for (; r < rows; r++) // rows left over
+            for (int p = p0; p < p1; p++) {
+                double e = a[aOff + r * lda + p];
+                if (e != 0) axpy(-e, b, bOff + p * ldb + j0, c, cOff + r * ldc + j0, j1 - j0);
+            }
     }
 
     /** Block size of the blocked factorization and inverse (a panel of NB doubles per row stays in cache). */
@@ -127,13 +132,23 @@ public final class DenseLinalg {
                     for (int j = kk0; j < kk1; j++) l[row + j] = (l[row + j] - dot(l, row + kk0, l, j * n + kk0, j - kk0)) / l[j * n + j];
                 }
             });
-            Parallel.range(n - k1, 16, (lo, hi) -> { // trailing update, once every panel row is final
-                for (int i = kk1 + (int) lo; i < kk1 + hi; i++) {
-                    int row = i * n;
-                    for (int j = kk1; j <= i; j++) l[row + j] -= dot(l, row + kk0, l, j * n + kk0, kk1 - kk0);
+            if (k1 == n) break;
+            // trailing update A[k1:, k1:] −= P·Pᵀ (P = the panel's rows below), as a blocked product by row
+            // blocks; each block also fills a few entries above the diagonal, which are cleared at the end
+            int m = n - k1;
+            double[] pt = new double[(k1 - k0) * m]; // Pᵀ
+            for (int i = k1; i < n; i++)
+                for (int k = k0; k < k1; k++) pt[(k - k0) * m + (i - k1)] = l[i * n + k];
+            int blocks = (m + NB - 1) / NB;
+            Parallel.range(blocks, 1, (lo, hi) -> {
+                for (int q = (int) lo; q < hi; q++) {
+                    int b = q % 2 == 0 ? blocks - 1 - q / 2 : q / 2; // zig-zag: the long late blocks spread over chunks
+                    int i0 = kk1 + b * NB, i1 = Math.min(n, i0 + NB);
+                    subtractProduct(l, i0 * n + kk1, n, l, i0 * n + kk0, n, pt, 0, m, i1 - i0, kk1 - kk0, i1 - kk1);
                 }
             });
         }
+        for (int i = 0; i < n; i++) java.util.Arrays.fill(l, i * n + i + 1, (i + 1) * n, 0.0);
         return l;
     }
 
@@ -153,15 +168,20 @@ public final class DenseLinalg {
                 int b = q % 2 == 0 ? q / 2 : blocks - 1 - q / 2; // zig-zag: costly early blocks spread over chunks
                 int j0 = b * NB, j1 = Math.min(n, j0 + NB), w = j1 - j0;
                 double[] x = new double[(n - j0) * w]; // X[i − j0][c] for rows i ≥ j0
-                for (int i = j0; i < n; i++) {
-                    int xi = (i - j0) * w;
-                    if (i < j1) x[xi + i - j0] = 1;
-                    for (int k = j0; k < i; k++) {
-                        double lik = l[i * n + k];
-                        if (lik != 0) axpy(-lik, x, (k - j0) * w, x, xi, w);
+                for (int i = j0; i < j1; i++) x[(i - j0) * w + i - j0] = 1;
+                for (int i0 = j0; i0 < n; i0 += NB) {
+                    int i1 = Math.min(n, i0 + NB);
+                    // rows i0..i1: subtract the finished rows j0..i0 as one blocked product, then the block itself
+                    subtractProduct(x, (i0 - j0) * w, w, l, i0 * n + j0, n, x, 0, w, i1 - i0, i0 - j0, w);
+                    for (int i = i0; i < i1; i++) {
+                        int xi = (i - j0) * w;
+                        for (int k = i0; k < i; k++) {
+                            double lik = l[i * n + k];
+                            if (lik != 0) axpy(-lik, x, (k - j0) * w, x, xi, w);
+                        }
+                        double d = 1.0 / l[i * n + i];
+                        for (int c = 0; c < w; c++) inv[i * n + j0 + c] = x[xi + c] *= d;
                     }
-                    double d = 1.0 / l[i * n + i];
-                    for (int c = 0; c < w; c++) inv[i * n + j0 + c] = x[xi + c] *= d;
                 }
             }
         });
