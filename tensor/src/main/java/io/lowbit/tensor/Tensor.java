@@ -162,7 +162,16 @@ public final class Tensor implements AutoCloseable {
     /** Byte offset of element [0,...,0] in {@link #segment()}. */
     public long byteOffset() { return offset * dtype.bytes; }
     /** True when elements are laid out row-major without gaps. */
-    public boolean isContiguous() { return Arrays.equals(strides, Shape.contiguousStrides(shape)) || numel() <= 1; }
+    public boolean isContiguous() {
+        if (numel() <= 1) return true;
+        long expected = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            if (shape[d] == 1) continue; // the stride of a size-1 dimension is never used
+            if (strides[d] != expected) return false;
+            expected *= shape[d];
+        }
+        return true;
+    }
     public boolean isClosed() { return storage.isClosed(); }
     /** The backend that runs this tensor's ops. */
     public Backend backend() { return Backend.of(storage.device()); }
@@ -379,7 +388,11 @@ public final class Tensor implements AutoCloseable {
         int[] ns = newShape.clone();
         long[] st = new long[newShape.length];
         for (int i = 0; i < newShape.length; i++) {
-            if (i < lead) { st[i] = 0; continue; }
+            if (i < lead) {
+                if (ns[i] < 0) throw new IllegalArgumentException("cannot expand " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
+                st[i] = 0;
+                continue;
+            }
             int s = shape[i - lead];
             if (ns[i] == -1) ns[i] = s;
             if (s == ns[i]) st[i] = strides[i - lead];

@@ -27,13 +27,22 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException(what + ": shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()) + " differ");
     }
 
+    // checked before an output is allocated, so a closed input cannot leak the output
+    private static void alive(String what, Tensor... ts) {
+        for (Tensor t : ts)
+            if (t.isClosed())
+                throw new IllegalStateException(what + ": tensor " + t.dtype() + Arrays.toString(t.shape()) + " used after close");
+    }
+
     private static void computeDType(String what, Tensor t) {
+        alive(what, t);
         if (t.dtype() != DType.F32 && t.dtype() != DType.F64)
             throw new IllegalArgumentException(what + " computes in F32 or F64, got " + t.dtype() + "; convert with to()");
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
+        alive("copy", src, dst);
         sameShape("copy", src, dst);
         Elementwise.copy(src, dst);
     }
@@ -64,6 +73,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor binary(BinaryOp op, Tensor a, Tensor b) {
+        alive(op.name().toLowerCase(), a, b);
         if (a.dtype() != b.dtype())
             throw new IllegalArgumentException(op.name().toLowerCase() + ": dtypes " + a.dtype() + " and " + b.dtype() + " differ");
         computeDType(op.name().toLowerCase(), a);
@@ -93,6 +103,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor matmul(Tensor a, Tensor b) {
+        alive("matmul", a, b);
         return MatMul.matmul(a, b);
     }
 
@@ -106,6 +117,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor indexSelect(Tensor x, int dim, Tensor idx) {
+        alive("indexSelect", x, idx);
         dim = Shape.axis(dim, x.dim());
         int[] s = x.shape();
         checkIndex(idx, s[dim], "indexSelect");
@@ -138,6 +150,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor gather(Tensor x, int dim, Tensor idx) {
+        alive("gather", x, idx);
         dim = Shape.axis(dim, x.dim());
         if (idx.dim() != x.dim()) throw new IllegalArgumentException("gather: index rank " + idx.dim() + " != input rank " + x.dim());
         checkIndex(idx, x.size(dim), "gather");
@@ -159,6 +172,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor scatterAdd(Tensor x, int dim, Tensor idx, Tensor src) {
+        alive("scatterAdd", x, idx, src);
         dim = Shape.axis(dim, x.dim());
         sameShape("scatterAdd index/src", idx, src);
         checkIndex(idx, x.size(dim), "scatterAdd");

@@ -46,7 +46,7 @@ final class Elementwise {
     static void unaryRowF32(UnaryOp op, float c, MemorySegment sx, long xb, MemorySegment so, long ob, int len) {
         int j = 0;
         int bound = F.loopBound(len);
-        FloatVector one = FloatVector.broadcast(F, 1f);
+        FloatVector one = FloatVector.broadcast(F, 1f), zero = FloatVector.zero(F);
         for (; j < bound; j += F.length()) {
             FloatVector v = FloatVector.fromMemorySegment(F, sx, xb + 4L * j, LE);
             FloatVector r = switch (op) {
@@ -59,7 +59,7 @@ final class Elementwise {
                 case TANH -> v.lanewise(VectorOperators.TANH);
                 case SIGMOID -> one.div(one.add(v.neg().lanewise(VectorOperators.EXP)));
                 case SILU -> v.div(one.add(v.neg().lanewise(VectorOperators.EXP)));
-                case RELU -> v.max(0f);
+                case RELU -> zero.blend(v, v.compare(VectorOperators.GT, 0f)); // NaN -> 0, like UnaryOp.apply
                 case SQUARE -> v.mul(v);
                 case RECIPROCAL -> one.div(v);
                 case ADD_SCALAR -> v.add(c);
