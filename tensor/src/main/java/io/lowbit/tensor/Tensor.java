@@ -520,9 +520,15 @@ public final class Tensor implements AutoCloseable {
     // ---------------------------------------------------------------- reductions
 
     /** Sum of all elements (0-d tensor). */
-    public Tensor sum() { return backend().reduce(ReduceOp.SUM, flatten(), 0, false); }
+    public Tensor sum() { return reduceAll(ReduceOp.SUM); }
     /** Mean of all elements (0-d tensor). */
-    public Tensor mean() { return backend().reduce(ReduceOp.MEAN, flatten(), 0, false); }
+    public Tensor mean() { return reduceAll(ReduceOp.MEAN); }
+
+    private Tensor reduceAll(ReduceOp op) {
+        try (Tensor flat = flatten()) { // a copy when this is not viewable as 1-D; closing a view is a no-op
+            return backend().reduce(op, flat, 0, false);
+        }
+    }
     public Tensor sum(int dim, boolean keepdim) { return backend().reduce(ReduceOp.SUM, this, dim, keepdim); }
     public Tensor mean(int dim, boolean keepdim) { return backend().reduce(ReduceOp.MEAN, this, dim, keepdim); }
     public Tensor max(int dim, boolean keepdim) { return backend().reduce(ReduceOp.MAX, this, dim, keepdim); }

@@ -129,10 +129,11 @@ final class Reductions {
                     for (int j = 0; j < len; j++) m = Math.max(m, c.loadAt(base + j));
                     double sum = 0;
                     for (int j = 0; j < len; j++) sum += Math.exp(c.loadAt(base + j) - m);
-                    double lse = m + Math.log(sum);
+                    // work with z = v - m (exact for nearby values) so huge inputs keep their precision
+                    double logSum = Math.log(sum), inv = 1 / sum;
                     for (int j = 0; j < len; j++) {
-                        double v = c.loadAt(base + j);
-                        out.storeAt(base + j, log ? v - lse : Math.exp(v - lse));
+                        double z = c.loadAt(base + j) - m;
+                        out.storeAt(base + j, log ? z - logSum : Math.exp(z) * inv);
                     }
                 }
             }
@@ -174,11 +175,12 @@ final class Reductions {
             if (!log) o.set(ValueLayout.JAVA_FLOAT, b + 4L * j, e);
         }
         if (log) {
-            float lse = (float) (m + Math.log(sum));
+            // (v - m) - log(sum): rounding m + log(sum) to float first would lose up to ulp(m)/2
+            float logSum = (float) Math.log(sum);
             j = 0;
             for (; j < bound; j += F.length())
-                FloatVector.fromMemorySegment(F, s, b + 4L * j, LE).sub(lse).intoMemorySegment(o, b + 4L * j, LE);
-            for (; j < len; j++) o.set(ValueLayout.JAVA_FLOAT, b + 4L * j, s.get(ValueLayout.JAVA_FLOAT, b + 4L * j) - lse);
+                FloatVector.fromMemorySegment(F, s, b + 4L * j, LE).sub(m).sub(logSum).intoMemorySegment(o, b + 4L * j, LE);
+            for (; j < len; j++) o.set(ValueLayout.JAVA_FLOAT, b + 4L * j, (s.get(ValueLayout.JAVA_FLOAT, b + 4L * j) - m) - logSum);
         } else {
             float inv = (float) (1.0 / sum);
             j = 0;
