@@ -9,6 +9,12 @@ public final class Half {
 
     /** float → IEEE binary16 bits (round to nearest even; NaN stays NaN, overflow goes to ±inf). */
     public static short toF16(float f) {
+        if (Float.isNaN(f)) {
+            // explicit quiet NaN (sign and top payload bits kept): the JDK's scalar conversion keeps a
+            // signaling NaN's payload as is while its intrinsic may quiet it, so pin one answer here
+            int bits = Float.floatToRawIntBits(f);
+            return (short) (((bits >>> 16) & 0x8000) | 0x7e00 | ((bits >>> 13) & 0x03ff));
+        }
         return Float.floatToFloat16(f);
     }
 
