@@ -1,5 +1,6 @@
 package io.lowbit.tensor;
 
+import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -111,7 +112,10 @@ public final class Tensor implements AutoCloseable {
     public static Tensor uniform(DType dtype, Rng rng, double lo, double hi, int... shape) {
         Tensor t = empty(dtype, shape);
         long start = rng.advance(t.numel());
-        for (long i = 0, n = t.numel(); i < n; i++) t.setDouble(i, lo + (hi - lo) * rng.uniformAt(start + i));
+        // value i depends only on (seed, start + i): the same tensor for every thread count
+        Parallel.range(t.numel(), 1 << 14, (a, b) -> {
+            for (long i = a; i < b; i++) t.storeAt(i, lo + (hi - lo) * rng.uniformAt(start + i));
+        });
         return t;
     }
 
@@ -119,7 +123,9 @@ public final class Tensor implements AutoCloseable {
     public static Tensor normal(DType dtype, Rng rng, double mean, double std, int... shape) {
         Tensor t = empty(dtype, shape);
         long start = rng.advance(t.numel());
-        for (long i = 0, n = t.numel(); i < n; i++) t.setDouble(i, mean + std * rng.normalAt(start + i));
+        Parallel.range(t.numel(), 1 << 14, (a, b) -> {
+            for (long i = a; i < b; i++) t.storeAt(i, mean + std * rng.normalAt(start + i));
+        });
         return t;
     }
 
