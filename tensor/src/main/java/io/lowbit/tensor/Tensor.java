@@ -206,6 +206,8 @@ public final class Tensor implements AutoCloseable {
 
     /** Storage element index of the logical flat (row-major) index {@code i}. */
     public long elementIndex(long i) {
+        if (i < 0 || i >= numel())
+            throw new IndexOutOfBoundsException("flat index " + i + " out of " + numel() + " elements of shape " + Arrays.toString(shape));
         long e = offset;
         for (int d = shape.length - 1; d >= 0; d--) {
             long q = i / shape[d];

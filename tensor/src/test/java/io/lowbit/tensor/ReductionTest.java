@@ -116,6 +116,40 @@ class ReductionTest {
     }
 
     @Test
+    void longF32SumsStayAccurate() {
+        // regression: one float accumulator per lane over 2M values drifted by ~1e-4 relative
+        int n = 2_000_003;
+        try (var scope = MemoryScope.open()) {
+            Tensor x = Tensor.empty(DType.F32, n);
+            double want = 0;
+            for (int i = 0; i < n; i++) {
+                float v = 0.1f + (i % 7) * 0.01f;
+                x.setDouble(i, v);
+                want += v;
+            }
+            assertClose(want, x.sum().item(), 1e-7, 0, "sum of " + n);
+            assertClose(want / n, x.mean().item(), 1e-7, 0, "mean of " + n);
+        }
+    }
+
+    @Test
+    void vectorMaxMinPropagateNaN() {
+        for (int at : new int[] {0, 5, 16, 39}) {
+            try (var scope = MemoryScope.open()) {
+                float[] v = new float[40];
+                for (int i = 0; i < v.length; i++) v[i] = i - 20;
+                v[at] = Float.NaN;
+                Tensor x = Tensor.of(v, 40);
+                assertTrue(Double.isNaN(x.max(0, false).item()), "NaN at " + at);
+                assertTrue(Double.isNaN(x.min(0, false).item()), "NaN at " + at);
+                v[at] = 0;
+                assertEquals(19, Tensor.of(v, 40).max(0, false).item());
+                assertEquals(-20, Tensor.of(v, 40).min(0, false).item());
+            }
+        }
+    }
+
+    @Test
     void fullSumOfNonContiguousDoesNotLeak() {
         // regression: sum()/mean() of a tensor whose flatten() copies must release that copy
         Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);

@@ -155,6 +155,9 @@ class ViewTest {
             assertArrayEquals(new int[] {1}, x.select(0, 2).shape());
             assertEquals(2, x.select(0, 2).item());
             assertThrows(IndexOutOfBoundsException.class, () -> x.select(0, 3));
+            // regression: flat indices past the view's end used to read neighbouring storage silently
+            assertThrows(IndexOutOfBoundsException.class, () -> x.narrow(0, 0, 2).getDouble(2));
+            assertThrows(IndexOutOfBoundsException.class, () -> x.getDouble(-1));
             assertThrows(IndexOutOfBoundsException.class, () -> x.narrow(0, 2, 2));
             assertThrows(IllegalArgumentException.class, () -> x.permute(0, 0));
             assertThrows(IllegalArgumentException.class, () -> x.transpose(0, 2));

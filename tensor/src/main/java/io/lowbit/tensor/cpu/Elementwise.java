@@ -84,9 +84,16 @@ final class Elementwise {
         long oas = it.innerStride(0), as = it.innerStride(1), bs = it.innerStride(2);
         boolean f32 = a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32 && oas == 1
                 && (as == 1 || as == 0) && (bs == 1 || bs == 0);
+        boolean allF32 = a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32;
         it.forAllRows((base, row) -> {
             if (f32) {
                 binaryRowF32(op, sa, base[1] * 4, as == 0, sb, base[2] * 4, bs == 0, so, base[0] * 4, len);
+            } else if (allF32) { // strided F32 (transposed operands): scalar, but without per-element dtype dispatch
+                for (int j = 0; j < len; j++) {
+                    float x = sa.getAtIndex(ValueLayout.JAVA_FLOAT, base[1] + j * as);
+                    float y = sb.getAtIndex(ValueLayout.JAVA_FLOAT, base[2] + j * bs);
+                    so.setAtIndex(ValueLayout.JAVA_FLOAT, base[0] + j * oas, (float) op.apply(x, y));
+                }
             } else {
                 for (int j = 0; j < len; j++)
                     out.storeAt(base[0] + j * oas, op.apply(a.loadAt(base[1] + j * as), b.loadAt(base[2] + j * bs)));
@@ -131,9 +138,12 @@ final class Elementwise {
         int eb = dst.dtype().bytes;
         MemorySegment sd = dst.segment(), sss = src.segment();
         boolean f32to16 = src.dtype() == DType.F32 && ds == 1 && ss == 1 && (dst.dtype() == DType.BF16 || dst.dtype() == DType.F16);
+        boolean sameType = src.dtype() == dst.dtype();
         it.forAllRows((base, row) -> {
             if (raw) {
                 MemorySegment.copy(sss, base[1] * eb, sd, base[0] * eb, (long) len * eb);
+            } else if (sameType) {
+                copyStrided(sss, base[1], ss, sd, base[0], ds, len, eb);
             } else if (f32to16) {
                 boolean bf = dst.dtype() == DType.BF16;
                 for (int j = 0; j < len; j++) {
@@ -144,6 +154,28 @@ final class Elementwise {
                 for (int j = 0; j < len; j++) dst.storeAt(base[0] + j * ds, src.loadAt(base[1] + j * ss));
             }
         });
+    }
+
+    // element-by-element copy between strided rows of one dtype: bits are moved, never converted
+    private static void copyStrided(MemorySegment src, long se, long ss, MemorySegment dst, long de, long ds, int len, int eb) {
+        switch (eb) {
+            case 4 -> {
+                for (int j = 0; j < len; j++)
+                    dst.setAtIndex(ValueLayout.JAVA_INT, de + j * ds, src.getAtIndex(ValueLayout.JAVA_INT, se + j * ss));
+            }
+            case 8 -> {
+                for (int j = 0; j < len; j++)
+                    dst.setAtIndex(ValueLayout.JAVA_LONG, de + j * ds, src.getAtIndex(ValueLayout.JAVA_LONG, se + j * ss));
+            }
+            case 2 -> {
+                for (int j = 0; j < len; j++)
+                    dst.setAtIndex(ValueLayout.JAVA_SHORT, de + j * ds, src.getAtIndex(ValueLayout.JAVA_SHORT, se + j * ss));
+            }
+            default -> {
+                for (int j = 0; j < len; j++)
+                    dst.set(ValueLayout.JAVA_BYTE, de + j * ds, src.get(ValueLayout.JAVA_BYTE, se + j * ss));
+            }
+        }
     }
 
     static void fill(Tensor dst, double v) {

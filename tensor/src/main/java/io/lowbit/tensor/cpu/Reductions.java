@@ -56,6 +56,8 @@ final class Reductions {
                 if (f32 && (op == ReduceOp.SUM || op == ReduceOp.MEAN)) {
                     v = sumF32(sc, base * 4, len);
                     if (op == ReduceOp.MEAN) v /= len;
+                } else if (f32 && (op == ReduceOp.MAX || op == ReduceOp.MIN)) {
+                    v = extremeF32(sc, base * 4, len, op == ReduceOp.MAX);
                 } else {
                     v = reduceScalar(op, c, base, len);
                 }
@@ -66,18 +68,47 @@ final class Reductions {
         return out;
     }
 
+    /** Sum of a float row: blocks of {@link #SUM_BLOCK} accumulate in float lanes, block sums in double. */
     static double sumF32(MemorySegment s, long byteBase, int len) {
         var F = Elementwise.F;
-        FloatVector acc = FloatVector.zero(F), acc2 = FloatVector.zero(F);
-        int j = 0;
         int step = F.length();
-        for (int bound = len - 2 * step; j <= bound; j += 2 * step) {
-            acc = acc.add(FloatVector.fromMemorySegment(F, s, byteBase + 4L * j, Elementwise.LE));
-            acc2 = acc2.add(FloatVector.fromMemorySegment(F, s, byteBase + 4L * (j + step), Elementwise.LE));
+        double sum = 0;
+        int j = 0;
+        while (len - j >= 2 * step) {
+            FloatVector acc = FloatVector.zero(F), acc2 = FloatVector.zero(F);
+            int blockEnd = Math.min(len, j + SUM_BLOCK);
+            for (int bound = blockEnd - 2 * step; j <= bound; j += 2 * step) {
+                acc = acc.add(FloatVector.fromMemorySegment(F, s, byteBase + 4L * j, Elementwise.LE));
+                acc2 = acc2.add(FloatVector.fromMemorySegment(F, s, byteBase + 4L * (j + step), Elementwise.LE));
+            }
+            sum += acc.add(acc2).reduceLanes(VectorOperators.ADD);
         }
-        double sum = acc.add(acc2).reduceLanes(VectorOperators.ADD);
         for (; j < len; j++) sum += s.get(ValueLayout.JAVA_FLOAT, byteBase + 4L * j);
         return sum;
+    }
+
+    // float accumulation error grows with the count per lane; a block keeps it at ~SUM_BLOCK/lanes terms
+    private static final int SUM_BLOCK = 1024;
+
+    /** Max or min of a float row (NaN wins, as in {@link #reduceScalar}). */
+    static double extremeF32(MemorySegment s, long byteBase, int len, boolean max) {
+        var F = Elementwise.F;
+        int j = 0;
+        float m = s.get(ValueLayout.JAVA_FLOAT, byteBase);
+        int bound = F.loopBound(len);
+        if (bound > 0) {
+            FloatVector acc = FloatVector.broadcast(F, m);
+            for (; j < bound; j += F.length()) {
+                FloatVector v = FloatVector.fromMemorySegment(F, s, byteBase + 4L * j, Elementwise.LE);
+                acc = max ? acc.max(v) : acc.min(v); // Math.max semantics: NaN propagates
+            }
+            m = acc.reduceLanes(max ? VectorOperators.MAX : VectorOperators.MIN);
+        }
+        for (; j < len; j++) {
+            float v = s.get(ValueLayout.JAVA_FLOAT, byteBase + 4L * j);
+            m = max ? Math.max(m, v) : Math.min(m, v);
+        }
+        return m;
     }
 
     private static double reduceScalar(ReduceOp op, Tensor c, long base, int len) {
