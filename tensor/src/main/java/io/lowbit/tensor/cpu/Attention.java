@@ -41,36 +41,40 @@ final class Attention {
         MemorySegment sq = q.segment(), sk = kCache.segment(), sv = vCache.segment(), so = out.segment();
         long qb = q.byteOffset(), kb = kCache.byteOffset(), vb = vCache.byteOffset();
         long rowStride = 4L * nKv * hd; // bytes between positions in the caches
-        long pairs = (long) t * nHeads;
-        long work = Math.max(1, (long) (startPos + t) * hd);
-        Parallel.range(pairs, Math.max(1, (1 << 16) / work), (lo, hi) -> {
-            float[] scores = new float[startPos + t];
-            float[] acc = new float[hd];
-            for (long pair = lo; pair < hi; pair++) {
-                int i = (int) (pair / nHeads), h = (int) (pair % nHeads), kvh = h / group;
+        // one task per (query, kv head): the `group` query heads sharing a kv head read each cached row
+        // once while it is in L1, instead of streaming the whole cache once per query head
+        long tasks = (long) t * nKv;
+        long work = Math.max(1, (long) (startPos + t) * hd * group);
+        Parallel.range(tasks, Math.max(1, (1 << 16) / work), (lo, hi) -> {
+            float[][] scores = new float[group][startPos + t];
+            float[][] acc = new float[group][hd];
+            float[] invSum = new float[group];
+            for (long task = lo; task < hi; task++) {
+                int i = (int) (task / nKv), kvh = (int) (task % nKv);
                 int pos = startPos + i;
                 int first = window > 0 ? Math.max(0, pos - window + 1) : 0;
-                long qo = qb + 4L * pair * hd, ko = kb + 4L * kvh * hd, vo = vb + 4L * kvh * hd;
-                float max = Float.NEGATIVE_INFINITY;
-                for (int j = first; j <= pos; j++) { // s_j = q·k_j / √hd
-                    float s = Kernels.dot(sq, qo, sk, ko + j * rowStride, hd) * scale;
-                    scores[j] = s;
-                    max = Math.max(max, s);
+                int len = pos + 1 - first;
+                long ko = kb + 4L * kvh * hd + first * rowStride, vo = vb + 4L * kvh * hd + first * rowStride;
+                long q0 = qb + 4L * ((long) i * nHeads + (long) kvh * group) * hd;
+                for (int j = 0; j < len; j++) // s_j = q·k_j / √hd for every head of the group
+                    for (int g = 0; g < group; g++)
+                        scores[g][j] = Kernels.dot(sq, q0 + 4L * g * hd, sk, ko + j * rowStride, hd) * scale;
+                for (int g = 0; g < group; g++) {
+                    float sum = Kernels.expShiftedInPlace(scores[g], len); // e_j = exp(s_j − max s), returns Σ e_j
+                    invSum[g] = 1 / sum;
+                    Arrays.fill(acc[g], 0f);
                 }
-                double sum = 0;
-                for (int j = first; j <= pos; j++) {
-                    float e = (float) Math.exp(scores[j] - max);
-                    scores[j] = e;
-                    sum += e;
+                for (int j = 0; j < len; j++) // acc = Σ_j e_j · v_j
+                    for (int g = 0; g < group; g++) Kernels.axpy(scores[g][j], sv, vo + j * rowStride, acc[g], hd);
+                for (int g = 0; g < group; g++) {
+                    float inv = invSum[g];
+                    float[] a = acc[g];
+                    long oo = 4L * ((long) i * nHeads + (long) kvh * group + g) * hd;
+                    int d = 0;
+                    for (int bound = F.loopBound(hd); d < bound; d += F.length())
+                        FloatVector.fromArray(F, a, d).mul(inv).intoMemorySegment(so, oo + 4L * d, Elementwise.LE);
+                    for (; d < hd; d++) so.set(FL, oo + 4L * d, a[d] * inv);
                 }
-                Arrays.fill(acc, 0f);
-                for (int j = first; j <= pos; j++) Kernels.axpy(scores[j], sv, vo + j * rowStride, acc, hd);
-                float inv = (float) (1 / sum);
-                long oo = 4L * pair * hd;
-                int d = 0;
-                for (int bound = F.loopBound(hd); d < bound; d += F.length())
-                    FloatVector.fromArray(F, acc, d).mul(inv).intoMemorySegment(so, oo + 4L * d, Elementwise.LE);
-                for (; d < hd; d++) so.set(FL, oo + 4L * d, acc[d] * inv);
             }
         });
         return out;

@@ -67,7 +67,12 @@ public final class CpuBackend implements Backend {
     public Tensor unary(UnaryOp op, Tensor x, double arg) {
         computeDType(op.name().toLowerCase(), x);
         Tensor out = Tensor.empty(x.dtype(), x.shape());
-        Elementwise.unary(op, x, out, arg);
+        Tensor xu = unitStride(x);
+        try {
+            Elementwise.unary(op, xu, out, arg);
+        } finally {
+            if (xu != x) xu.close();
+        }
         return out;
     }
 
@@ -79,8 +84,25 @@ public final class CpuBackend implements Backend {
         computeDType(op.name().toLowerCase(), a);
         int[] s = Shape.broadcast(a.shape(), b.shape());
         Tensor out = Tensor.empty(a.dtype(), s);
-        Elementwise.binary(op, Shape.broadcastTo(a, s), Shape.broadcastTo(b, s), out);
+        Tensor ab = Shape.broadcastTo(a, s), bb = Shape.broadcastTo(b, s);
+        Tensor au = unitStride(ab), bu = unitStride(bb);
+        try {
+            Elementwise.binary(op, au, bu, out);
+        } finally {
+            if (au != ab) au.close();
+            if (bu != bb) bu.close();
+        }
         return out;
+    }
+
+    /**
+     * A contiguous copy of a large F32 operand whose last dimension is strided (a transposed view), so the
+     * op runs on the vector path after one cache-blocked copy; otherwise t itself.
+     */
+    private static Tensor unitStride(Tensor t) {
+        if (t.dtype() == DType.F32 && t.dim() >= 2 && t.numel() >= 4096 && t.size(-1) > 1 && t.stride(-1) != 1 && t.stride(-1) != 0)
+            return t.contiguous();
+        return t;
     }
 
     @Override

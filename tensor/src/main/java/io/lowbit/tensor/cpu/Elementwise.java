@@ -139,6 +139,10 @@ final class Elementwise {
         MemorySegment sd = dst.segment(), sss = src.segment();
         boolean f32to16 = src.dtype() == DType.F32 && ds == 1 && ss == 1 && (dst.dtype() == DType.BF16 || dst.dtype() == DType.F16);
         boolean sameType = src.dtype() == dst.dtype();
+        if (sameType && !raw && it.shape.length >= 2 && it.strides[1][it.shape.length - 2] == 1 && eb <= 8) {
+            copyTransposed(it, sss, sd, eb); // src is a transposed view: copy tile by tile
+            return;
+        }
         it.forAllRows((base, row) -> {
             if (raw) {
                 MemorySegment.copy(sss, base[1] * eb, sd, base[0] * eb, (long) len * eb);
@@ -152,6 +156,48 @@ final class Elementwise {
                 }
             } else {
                 for (int j = 0; j < len; j++) dst.storeAt(base[0] + j * ds, src.loadAt(base[1] + j * ss));
+            }
+        });
+    }
+
+    private static final int TILE = 64;
+
+    /**
+     * Same-dtype copy where the source's unit stride runs down the rows (a transposed view): walking either
+     * tensor row by row would touch a new cache line per element of the other, so both are walked in
+     * TILE×TILE blocks that stay in L1.
+     */
+    private static void copyTransposed(Strided it, MemorySegment src, MemorySegment dst, int eb) {
+        int nd = it.shape.length;
+        int rows = it.shape[nd - 2], cols = it.shape[nd - 1];
+        long drs = it.strides[0][nd - 2], dcs = it.strides[0][nd - 1], scs = it.strides[1][nd - 1];
+        long outer = 1;
+        for (int d = 0; d < nd - 2; d++) outer *= it.shape[d];
+        long rowBlocks = (rows + TILE - 1) / TILE;
+        Parallel.range(outer * rowBlocks, 1, (lo, hi) -> {
+            for (long task = lo; task < hi; task++) {
+                long o = task / rowBlocks;
+                int r0 = (int) (task % rowBlocks) * TILE, r1 = Math.min(rows, r0 + TILE);
+                long db = it.offsets[0], sb = it.offsets[1], rem = o;
+                for (int d = nd - 3; d >= 0; d--) {
+                    long idx = rem % it.shape[d];
+                    rem /= it.shape[d];
+                    db += idx * it.strides[0][d];
+                    sb += idx * it.strides[1][d];
+                }
+                for (int c0 = 0; c0 < cols; c0 += TILE) {
+                    int c1 = Math.min(cols, c0 + TILE);
+                    for (int c = c0; c < c1; c++) {
+                        long se = sb + c * scs + r0, de = db + c * dcs + r0 * drs;
+                        int n = r1 - r0;
+                        switch (eb) { // source elements r0..r1 of column c are adjacent
+                            case 4 -> { for (int r = 0; r < n; r++) dst.setAtIndex(ValueLayout.JAVA_INT, de + r * drs, src.getAtIndex(ValueLayout.JAVA_INT, se + r)); }
+                            case 8 -> { for (int r = 0; r < n; r++) dst.setAtIndex(ValueLayout.JAVA_LONG, de + r * drs, src.getAtIndex(ValueLayout.JAVA_LONG, se + r)); }
+                            case 2 -> { for (int r = 0; r < n; r++) dst.setAtIndex(ValueLayout.JAVA_SHORT, de + r * drs, src.getAtIndex(ValueLayout.JAVA_SHORT, se + r)); }
+                            default -> { for (int r = 0; r < n; r++) dst.set(ValueLayout.JAVA_BYTE, de + r * drs, src.get(ValueLayout.JAVA_BYTE, se + r)); }
+                        }
+                    }
+                }
             }
         });
     }

@@ -45,6 +45,31 @@ final class Kernels {
         return s;
     }
 
+    /** a[j] = exp(a[j] − max a) for j &lt; n (the softmax numerators); returns their sum. */
+    static float expShiftedInPlace(float[] a, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        int j = 0;
+        int bound = F.loopBound(n);
+        if (bound > 0) {
+            FloatVector vm = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (; j < bound; j += F.length()) vm = vm.max(FloatVector.fromArray(F, a, j));
+            max = vm.reduceLanes(VectorOperators.MAX);
+        }
+        for (; j < n; j++) max = Math.max(max, a[j]);
+        FloatVector acc = FloatVector.zero(F);
+        for (j = 0; j < bound; j += F.length()) {
+            FloatVector e = FloatVector.fromArray(F, a, j).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(a, j);
+            acc = acc.add(e);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < n; j++) {
+            a[j] = (float) Math.exp(a[j] - max);
+            sum += a[j];
+        }
+        return sum;
+    }
+
     /** y[i] += alpha·x[i] over n floats (y in a heap array). */
     static void axpy(float alpha, MemorySegment x, long xb, float[] y, int n) {
         int j = 0;
