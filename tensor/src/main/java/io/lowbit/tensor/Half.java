@@ -31,6 +31,29 @@ public final class Half {
         return (short) ((bits + rounding) >>> 16);
     }
 
+    /** double → bfloat16 bits, rounded once to nearest even (no double rounding through float). */
+    public static short toBF16(double d) {
+        return toBF16(toFloatRoundToOdd(d));
+    }
+
+    /** double → IEEE binary16 bits, rounded once to nearest even (no double rounding through float). */
+    public static short toF16(double d) {
+        return toF16(toFloatRoundToOdd(d));
+    }
+
+    /**
+     * double → float rounding to odd: an inexact result is the odd one of the two bracketing floats. A
+     * float keeps at least two more significand bits than bf16/f16, so rounding this to nearest even
+     * afterwards equals rounding the double directly (Boldo &amp; Melquiond 2008).
+     */
+    static float toFloatRoundToOdd(double d) {
+        float f = (float) d;
+        if (Double.isNaN(d) || (double) f == d) return f;
+        int bits = Float.floatToRawIntBits(f);
+        if ((bits & 1) == 0) bits += Math.abs((double) f) > Math.abs(d) ? -1 : 1; // step toward d, onto the odd neighbour
+        return Float.intBitsToFloat(bits);
+    }
+
     /** bfloat16 bits → float (exact). */
     public static float fromBF16(short b) {
         return Float.intBitsToFloat((b & 0xffff) << 16);

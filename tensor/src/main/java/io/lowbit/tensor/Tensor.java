@@ -250,8 +250,8 @@ public final class Tensor implements AutoCloseable {
         switch (dtype) {
             case F32 -> s.setAtIndex(ValueLayout.JAVA_FLOAT, e, (float) v);
             case F64 -> s.setAtIndex(ValueLayout.JAVA_DOUBLE, e, v);
-            case BF16 -> s.setAtIndex(ValueLayout.JAVA_SHORT, e, Half.toBF16((float) v));
-            case F16 -> s.setAtIndex(ValueLayout.JAVA_SHORT, e, Half.toF16((float) v));
+            case BF16 -> s.setAtIndex(ValueLayout.JAVA_SHORT, e, Half.toBF16(v));
+            case F16 -> s.setAtIndex(ValueLayout.JAVA_SHORT, e, Half.toF16(v));
             case I8 -> s.set(ValueLayout.JAVA_BYTE, e, (byte) Math.max(-128, Math.min(127, Math.rint(v))));
             case U8 -> s.set(ValueLayout.JAVA_BYTE, e, (byte) Math.max(0, Math.min(255, Math.rint(v))));
             case I32 -> s.setAtIndex(ValueLayout.JAVA_INT, e, (int) Math.rint(v));

@@ -128,6 +128,25 @@ class IndexingTest {
     }
 
     @Test
+    void failedCallsLeakNothingAndLeaveDstUntouched() {
+        // regression: gather/scatterAdd allocated their output before finding a bad index shape
+        Tensor x = Tensor.zeros(DType.F32, 2, 3);
+        Tensor tall = Tensor.of(new int[] {0, 0, 0}, 3, 1), src3 = Tensor.zeros(DType.F32, 3, 1);
+        long live = Allocator.liveBytes();
+        assertThrows(IndexOutOfBoundsException.class, () -> x.gather(1, tall));
+        assertThrows(IndexOutOfBoundsException.class, () -> x.scatterAdd(1, tall, src3));
+        assertEquals(live, Allocator.liveBytes(), "a rejected gather/scatterAdd allocates nothing");
+        tall.close();
+        src3.close();
+        // regression: indexAdd with rows that do not fit threw after updating earlier rows
+        Tensor dst = Tensor.zeros(DType.F32, 3, 2);
+        Tensor idx = Tensor.of(new int[] {0, 1}, 2), src = Tensor.full(DType.F32, 1, 2, 3);
+        assertThrows(IllegalArgumentException.class, () -> dst.indexAddInPlace(idx, src));
+        assertArrayEquals(new float[6], dst.toFloatArray());
+        dst.close(); idx.close(); src.close(); x.close();
+    }
+
+    @Test
     void catAlongEveryDim() {
         Random r = new Random(33);
         for (int dim = 0; dim < 3; dim++)

@@ -177,17 +177,15 @@ public final class CpuBackend implements Backend {
         if (idx.dim() != x.dim()) throw new IllegalArgumentException("gather: index rank " + idx.dim() + " != input rank " + x.dim());
         checkIndex(idx, x.size(dim), "gather");
         int[] is = idx.shape();
+        for (int a = 0; a < is.length; a++) // checked before allocating, so a bad call leaks nothing
+            if (a != dim && is[a] > x.size(a))
+                throw new IndexOutOfBoundsException("gather: index shape " + Arrays.toString(is) + " exceeds input " + Arrays.toString(x.shape()));
         Tensor out = Tensor.empty(x.dtype(), is);
         int[] pos = new int[is.length];
         for (long i = 0, n = idx.numel(); i < n; i++) {
             unravel(i, is, pos);
-            int saved = pos[dim];
             pos[dim] = (int) idx.loadAt(idx.elementIndex(i));
-            for (int a = 0; a < is.length; a++)
-                if (a != dim && pos[a] >= x.size(a))
-                    throw new IndexOutOfBoundsException("gather: index shape " + Arrays.toString(is) + " exceeds input " + Arrays.toString(x.shape()));
-            out.setDouble(i, x.get(pos));
-            pos[dim] = saved;
+            out.storeAt(i, x.get(pos));
         }
         return out;
     }
@@ -198,6 +196,12 @@ public final class CpuBackend implements Backend {
         dim = Shape.axis(dim, x.dim());
         sameShape("scatterAdd index/src", idx, src);
         checkIndex(idx, x.size(dim), "scatterAdd");
+        int[] is0 = idx.shape();
+        if (is0.length != x.dim())
+            throw new IllegalArgumentException("scatterAdd: index rank " + is0.length + " != input rank " + x.dim());
+        for (int a = 0; a < is0.length; a++)
+            if (a != dim && is0[a] > x.size(a))
+                throw new IndexOutOfBoundsException("scatterAdd: index shape " + Arrays.toString(is0) + " exceeds input " + Arrays.toString(x.shape()));
         Tensor out = x.copy();
         int[] is = idx.shape();
         int[] pos = new int[is.length];
@@ -215,6 +219,10 @@ public final class CpuBackend implements Backend {
         if (idx.dim() != 1 || src.size(0) != idx.size(0))
             throw new IllegalArgumentException("indexAdd: index " + Arrays.toString(idx.shape()) + " vs src " + Arrays.toString(src.shape()));
         checkIndex(idx, dst.size(0), "indexAdd");
+        int[] rowD = Arrays.copyOfRange(dst.shape(), 1, dst.dim()), rowS = Arrays.copyOfRange(src.shape(), 1, src.dim());
+        if (!Arrays.equals(Shape.broadcast(rowS, rowD), rowD)) // checked up front: a failure must not leave dst half-updated
+            throw new IllegalArgumentException("indexAdd: src rows " + Arrays.toString(src.shape()) + " do not fit dst rows "
+                    + Arrays.toString(dst.shape()));
         int[] ids = idx.toIntArray();
         for (int i = 0; i < ids.length; i++) {
             Tensor row = dst.select(0, ids[i]);
