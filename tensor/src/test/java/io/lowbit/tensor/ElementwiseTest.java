@@ -188,6 +188,28 @@ class ElementwiseTest {
     }
 
     @Test
+    void longRowsSplitAcrossTasks() {
+        // a contiguous tensor is one coalesced row; rows longer than a segment are cut into pieces
+        Random r = new Random(4);
+        for (int n : new int[] {16384, 16385, 3 * 16384 + 7}) {
+            try (var scope = MemoryScope.open()) {
+                Tensor x = rand(DType.F32, r, -3, 3, n), y = rand(DType.F32, r, -3, 3, n);
+                Tensor e = x.exp(), p = x.mul(y), b = x.to(DType.BF16), d = y.copy();
+                d.addInPlace(x, 2);
+                Tensor f = Tensor.empty(DType.F32, n).fill(1.25);
+                for (int i = 0; i < n; i++) {
+                    float xi = x.getFloat(i), yi = y.getFloat(i);
+                    assertClose((float) Math.exp(xi), e.getDouble(i), 3e-6, 0, "exp n=" + n + " at " + i);
+                    assertEquals(xi * yi, p.getFloat(i), "mul n=" + n + " at " + i);
+                    assertEquals(Half.fromBF16(Half.toBF16(xi)), b.getFloat(i), "bf16 n=" + n + " at " + i);
+                    assertEquals(Math.fma(2f, xi, yi), d.getFloat(i), "axpy n=" + n + " at " + i);
+                    assertEquals(1.25f, f.getFloat(i));
+                }
+            }
+        }
+    }
+
+    @Test
     void signAndRoundAreExact() {
         try (var scope = MemoryScope.open()) {
             Tensor x = Tensor.of(new float[] {-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f, 3.7f, -0f, 0f, -3}, 10);

@@ -25,11 +25,10 @@ final class Elementwise {
     static void unary(UnaryOp op, Tensor x, Tensor out, double arg) {
         Strided it = new Strided(out, x);
         MemorySegment so = out.segment(), sx = x.segment();
-        int len = it.rowLength;
         boolean fast = x.dtype() == DType.F32 && out.dtype() == DType.F32 && it.innerStride(0) == 1
                 && it.innerStride(1) == 1 && vectorizable(op);
         long sxs = it.innerStride(1), sos = it.innerStride(0);
-        it.forAllRows((base, row) -> {
+        it.forAllSegments((base, len) -> {
             if (fast) {
                 unaryRowF32(op, (float) arg, sx, base[1] * 4, so, base[0] * 4, len);
             } else {
@@ -80,12 +79,11 @@ final class Elementwise {
     static void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
         Strided it = new Strided(out, a, b);
         MemorySegment so = out.segment(), sa = a.segment(), sb = b.segment();
-        int len = it.rowLength;
         long oas = it.innerStride(0), as = it.innerStride(1), bs = it.innerStride(2);
         boolean f32 = a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32 && oas == 1
                 && (as == 1 || as == 0) && (bs == 1 || bs == 0);
         boolean allF32 = a.dtype() == DType.F32 && b.dtype() == DType.F32 && out.dtype() == DType.F32;
-        it.forAllRows((base, row) -> {
+        it.forAllSegments((base, len) -> {
             if (f32) {
                 binaryRowF32(op, sa, base[1] * 4, as == 0, sb, base[2] * 4, bs == 0, so, base[0] * 4, len);
             } else if (allF32) { // strided F32 (transposed operands): scalar, but without per-element dtype dispatch
@@ -132,7 +130,6 @@ final class Elementwise {
     /** dst = src with dtype conversion. */
     static void copy(Tensor src, Tensor dst) {
         Strided it = new Strided(dst, src);
-        int len = it.rowLength;
         long ds = it.innerStride(0), ss = it.innerStride(1);
         boolean raw = src.dtype() == dst.dtype() && ds == 1 && ss == 1;
         int eb = dst.dtype().bytes;
@@ -143,7 +140,7 @@ final class Elementwise {
             copyTransposed(it, sss, sd, eb); // src is a transposed view: copy tile by tile
             return;
         }
-        it.forAllRows((base, row) -> {
+        it.forAllSegments((base, len) -> {
             if (raw) {
                 MemorySegment.copy(sss, base[1] * eb, sd, base[0] * eb, (long) len * eb);
             } else if (sameType) {
@@ -226,11 +223,10 @@ final class Elementwise {
 
     static void fill(Tensor dst, double v) {
         Strided it = new Strided(dst);
-        int len = it.rowLength;
         long ds = it.innerStride(0);
         boolean f32 = dst.dtype() == DType.F32 && ds == 1;
         MemorySegment sd = dst.segment();
-        it.forAllRows((base, row) -> {
+        it.forAllSegments((base, len) -> {
             if (f32) {
                 for (int j = 0; j < len; j++) sd.setAtIndex(ValueLayout.JAVA_FLOAT, base[0] + j, (float) v);
             } else {
@@ -242,12 +238,11 @@ final class Elementwise {
     /** dst += alpha·x */
     static void axpy(double alpha, Tensor x, Tensor dst) {
         Strided it = new Strided(dst, x);
-        int len = it.rowLength;
         long ds = it.innerStride(0), xs = it.innerStride(1);
         boolean f32 = dst.dtype() == DType.F32 && x.dtype() == DType.F32 && ds == 1 && xs == 1;
         MemorySegment sd = dst.segment(), sx = x.segment();
         float fa = (float) alpha;
-        it.forAllRows((base, row) -> {
+        it.forAllSegments((base, len) -> {
             if (f32) {
                 long db = base[0] * 4, xb = base[1] * 4;
                 int j = 0;
