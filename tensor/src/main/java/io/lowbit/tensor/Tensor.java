@@ -167,7 +167,7 @@ public final class Tensor implements AutoCloseable {
     public MemorySegment segment() { return storage.segment(); }
     /** Byte offset of element [0,...,0] in {@link #segment()}. */
     public long byteOffset() { return offset * dtype.bytes; }
-    /** True when elements are laid out row-major without gaps. */
+    /** True when elements are laid out row-major without gaps (strides of size-1 dimensions are ignored). */
     public boolean isContiguous() {
         if (numel() <= 1) return true;
         long expected = 1;
@@ -435,7 +435,11 @@ public final class Tensor implements AutoCloseable {
         return reshape(-1);
     }
 
-    /** This tensor if contiguous, else a contiguous copy. */
+    /**
+     * This tensor if it is contiguous, starts at offset 0 and spans its whole storage; else a contiguous
+     * copy. Either way the result's elements are {@code segment()} bytes [0, numel·bytes) in row-major
+     * order. Close the result only if it is a different object.
+     */
     public Tensor contiguous() {
         return isContiguous() && offset == 0 && storage.byteSize() == numel() * dtype.bytes ? this : copy();
     }
