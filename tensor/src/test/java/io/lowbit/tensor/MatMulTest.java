@@ -110,6 +110,21 @@ class MatMulTest {
     }
 
     @Test
+    void rowVectorTimesTransposedMatrixTakesTheGemvPath() {
+        Random r = new Random(24);
+        for (int k : new int[] {1, 7, 33, 129})
+            for (int n : new int[] {1, 3, 4, 5, 65})
+                try (var scope = MemoryScope.open()) {
+                    Tensor x = rand(DType.F32, r, -1, 1, 1, k);
+                    check(x, rand(DType.F32, r, -1, 1, n, k).t(), new int[] {1, n});
+                    check(x, rand(DType.F32, r, -1, 1, n, k + 5).narrow(1, 2, k).t(), new int[] {1, n}); // W rows with gaps
+                    check(rand(DType.F32, r, -1, 1, 2, 3, 1, k), rand(DType.F32, r, -1, 1, 3, n, k).transpose(1, 2), new int[] {2, 3, 1, n});
+                    check(rand(DType.F32, r, -1, 1, k), rand(DType.F32, r, -1, 1, n, k).t(), new int[] {n});
+                    check(rand(DType.F32, r, -1, 1, 3, k + 2).narrow(1, 1, k).narrow(0, 1, 1), rand(DType.F32, r, -1, 1, n, k).t(), new int[] {1, n});
+                }
+    }
+
+    @Test
     void oneDimensionalOperands() {
         Random r = new Random(23);
         for (DType dt : new DType[] {DType.F32, DType.F64})

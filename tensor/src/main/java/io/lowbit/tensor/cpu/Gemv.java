@@ -25,22 +25,27 @@ final class Gemv {
                     + " do not align (need W [out, in] and x [in])");
         int rows = w.size(0), in = w.size(1);
         Tensor y = Tensor.empty(DType.F32, rows);
-        MemorySegment sw = w.segment(), sx = x.segment(), sy = y.segment();
-        long wb = w.byteOffset(), xb = x.byteOffset();
+        run(w.segment(), w.byteOffset(), in, rows, in, x.segment(), x.byteOffset(), y.segment(), 0);
+        return y;
+    }
+
+    /**
+     * y[r] = Σ_i W[r, i]·x[i] for r &lt; rows on raw memory: W rows start ldw floats apart at byte offset wb,
+     * x is contiguous at byte offset xb, y is written contiguously at byte offset yb.
+     */
+    static void run(MemorySegment sw, long wb, long ldw, int rows, int in, MemorySegment sx, long xb, MemorySegment sy, long yb) {
         long blocks = (rows + 3) / 4;
         Parallel.range(blocks, Math.max(1, (1 << 15) / Math.max(1, 4L * in)), (lo, hi) -> {
             for (long blk = lo; blk < hi; blk++) {
                 int r0 = (int) (blk * 4);
-                if (r0 + 4 <= rows) rows4(sw, wb + 4L * r0 * in, in, sx, xb, sy, r0);
-                else for (int r = r0; r < rows; r++) sy.set(FL, 4L * r, Kernels.dot(sw, wb + 4L * r * in, sx, xb, in));
+                if (r0 + 4 <= rows) rows4(sw, wb + 4L * r0 * ldw, 4L * ldw, in, sx, xb, sy, yb + 4L * r0);
+                else for (int r = r0; r < rows; r++) sy.set(FL, yb + 4L * r, Kernels.dot(sw, wb + 4L * r * ldw, sx, xb, in));
             }
         });
-        return y;
     }
 
     // four dot products against the same x
-    private static void rows4(MemorySegment sw, long wb, int in, MemorySegment sx, long xb, MemorySegment sy, int r0) {
-        long rs = 4L * in;
+    private static void rows4(MemorySegment sw, long wb, long rs, int in, MemorySegment sx, long xb, MemorySegment sy, long yb) {
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
         int j = 0;
         for (int bound = F.loopBound(in); j < bound; j += F.length()) {
@@ -61,9 +66,9 @@ final class Gemv {
             s2 = Math.fma(sw.get(FL, o + 2 * rs), v, s2);
             s3 = Math.fma(sw.get(FL, o + 3 * rs), v, s3);
         }
-        sy.set(FL, 4L * r0, s0);
-        sy.set(FL, 4L * (r0 + 1), s1);
-        sy.set(FL, 4L * (r0 + 2), s2);
-        sy.set(FL, 4L * (r0 + 3), s3);
+        sy.set(FL, yb, s0);
+        sy.set(FL, yb + 4, s1);
+        sy.set(FL, yb + 8, s2);
+        sy.set(FL, yb + 12, s3);
     }
 }
