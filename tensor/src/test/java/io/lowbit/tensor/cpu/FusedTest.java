@@ -224,6 +224,37 @@ class FusedTest {
     }
 
     @Test
+    void resultsDoNotDependOnThreadCountAndAcceptOffsetViews() {
+        Random r = new Random(55);
+        int saved = Parallel.threads();
+        try (var scope = MemoryScope.open()) {
+            // contiguous views that start past element 0 of their storage
+            Tensor x = rand(r, 2, 40, 129).narrow(0, 3, 33), w = rand(r, 1, 2, 129).select(0, 1);
+            Tensor q = rand(r, 1, 9, 8, 64).narrow(0, 2, 5), k = rand(r, 1, 70, 2, 64).narrow(0, 1, 64), v = rand(r, 1, 70, 2, 64).narrow(0, 3, 64);
+            Tensor wm = rand(r, 1, 300, 129).narrow(0, 7, 257), xv = rand(r, 1, 2, 129).select(0, 1);
+            RopeTables tab = Fused.ropeTables(64, 80, 10000, null);
+            Tensor[][] results = new Tensor[2][];
+            int[] threads = {1, 3};
+            for (int run = 0; run < 2; run++) {
+                Parallel.setThreads(threads[run]);
+                results[run] = new Tensor[] {
+                    Fused.rmsNorm(x, w, 1e-5), Fused.attention(q, k, v, 50, 0), Fused.attention(q, k, v, 50, 17),
+                    Fused.gemv(wm, xv), Fused.rope(q, tab, 11, true), Fused.rope(q, tab, 11, false), Fused.swiglu(x, x),
+                    x.sum(0, false), x.softmax(1), x.t().contiguous()
+                };
+            }
+            for (int i = 0; i < results[0].length; i++)
+                assertArrayEquals(results[0][i].toFloatArray(), results[1][i].toFloatArray(), "result " + i + " differs between 1 and 3 threads");
+            // and the offset views give what their contiguous copies give
+            assertArrayEquals(Fused.rmsNorm(x.copy(), w.copy(), 1e-5).toFloatArray(), results[0][0].toFloatArray());
+            assertArrayEquals(Fused.attention(q.copy(), k.copy(), v.copy(), 50, 0).toFloatArray(), results[0][1].toFloatArray());
+            assertArrayEquals(Fused.gemv(wm.copy(), xv.copy()).toFloatArray(), results[0][3].toFloatArray());
+        } finally {
+            Parallel.setThreads(saved);
+        }
+    }
+
+    @Test
     void gemvMatchesReference() {
         Random r = new Random(54);
         for (int out : ODD)
