@@ -205,6 +205,25 @@ class DTypeConversionTest {
     }
 
     @Test
+    void every16BitCodeWidensExactlyOnTheFastAndStridedPaths() {
+        try (var scope = MemoryScope.open()) {
+            for (DType dt : new DType[] {DType.BF16, DType.F16}) {
+                Tensor h = Tensor.empty(dt, 256, 256);
+                for (int i = 0; i < 65536; i++) h.segment().setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT, i, (short) i);
+                float[] fast = h.to(DType.F32).toFloatArray();
+                Tensor strided = h.t().to(DType.F32); // transposed source: the generic per-element path
+                for (int i = 0; i < 65536; i++) {
+                    float want = dt == DType.BF16 ? Half.fromBF16((short) i) : Half.fromF16((short) i);
+                    assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(fast[i]), dt + " code " + Integer.toHexString(i));
+                    float s = strided.getFloat((long) (i % 256) * 256 + i / 256);
+                    assertTrue(Float.isNaN(want) ? Float.isNaN(s) : Float.floatToRawIntBits(want) == Float.floatToRawIntBits(s),
+                            dt + " strided code " + Integer.toHexString(i));
+                }
+            }
+        }
+    }
+
+    @Test
     void safetensorsNames() {
         for (DType d : DType.values()) assertEquals(d, DType.fromSafetensors(d.safetensorsName()));
         var e = assertThrows(IllegalArgumentException.class, () -> DType.fromSafetensors("F8_E4M3"));

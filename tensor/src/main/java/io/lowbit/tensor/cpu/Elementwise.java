@@ -135,6 +135,7 @@ final class Elementwise {
         int eb = dst.dtype().bytes;
         MemorySegment sd = dst.segment(), sss = src.segment();
         boolean f32to16 = src.dtype() == DType.F32 && ds == 1 && ss == 1 && (dst.dtype() == DType.BF16 || dst.dtype() == DType.F16);
+        boolean from16 = dst.dtype() == DType.F32 && ds == 1 && ss == 1 && (src.dtype() == DType.BF16 || src.dtype() == DType.F16);
         boolean sameType = src.dtype() == dst.dtype();
         if (sameType && !raw && it.shape.length >= 2 && it.strides[1][it.shape.length - 2] == 1 && eb <= 8) {
             copyTransposed(it, sss, sd, eb); // src is a transposed view: copy tile by tile
@@ -145,6 +146,14 @@ final class Elementwise {
                 MemorySegment.copy(sss, base[1] * eb, sd, base[0] * eb, (long) len * eb);
             } else if (sameType) {
                 copyStrided(sss, base[1], ss, sd, base[0], ds, len, eb);
+            } else if (from16) { // loading 16-bit checkpoints: exact widening, no per-element dtype dispatch
+                if (src.dtype() == DType.BF16) {
+                    for (int j = 0; j < len; j++)
+                        sd.setAtIndex(ValueLayout.JAVA_INT, base[0] + j, (sss.getAtIndex(ValueLayout.JAVA_SHORT, base[1] + j) & 0xffff) << 16);
+                } else {
+                    for (int j = 0; j < len; j++)
+                        sd.setAtIndex(ValueLayout.JAVA_FLOAT, base[0] + j, Float.float16ToFloat(sss.getAtIndex(ValueLayout.JAVA_SHORT, base[1] + j)));
+                }
             } else if (f32to16) {
                 boolean bf = dst.dtype() == DType.BF16;
                 for (int j = 0; j < len; j++) {
