@@ -62,6 +62,55 @@ class BroadcastTest {
         check(new int[] {2, 3, 1, 1}, new int[] {1, 1, 4, 9}, new int[] {2, 3, 4, 9});
     }
 
+    /** A tensor with logical shape {@code shape} whose memory layout is a random permutation. */
+    private static Tensor randomLayout(DType dt, Random r, int[] shape) {
+        int rank = shape.length;
+        int[] order = new int[rank];
+        for (int i = 0; i < rank; i++) order[i] = i;
+        for (int i = rank - 1; i > 0; i--) { int j = r.nextInt(i + 1); int t = order[i]; order[i] = order[j]; order[j] = t; }
+        int[] stored = new int[rank];
+        for (int i = 0; i < rank; i++) stored[i] = shape[order[i]];
+        Tensor t = rand(dt, r, -2, 2, stored);
+        int[] inverse = new int[rank];
+        for (int i = 0; i < rank; i++) inverse[order[i]] = i;
+        return t.permute(inverse);
+    }
+
+    @Test
+    void randomShapesAndLayoutsFuzz() {
+        Random r = new Random(77);
+        for (int trial = 0; trial < 300; trial++)
+            try (var scope = MemoryScope.open()) {
+                int rank = r.nextInt(5);
+                int[] out = new int[rank];
+                for (int i = 0; i < rank; i++) out[i] = 1 + r.nextInt(6);
+                int[][] ops = new int[2][];
+                for (int k = 0; k < 2; k++) { // drop leading dims, set some dims to 1
+                    int rk = r.nextInt(rank + 1);
+                    ops[k] = new int[rk];
+                    for (int i = 0; i < rk; i++) ops[k][i] = r.nextInt(3) == 0 ? 1 : out[rank - rk + i];
+                }
+                int[] expected = Shape.broadcast(ops[0], ops[1]);
+                DType dt = r.nextBoolean() ? DType.F32 : DType.F64;
+                Tensor a = randomLayout(dt, r, ops[0]), b = randomLayout(dt, r, ops[1]);
+                Tensor y = a.mul(b).add(b);
+                assertArrayEquals(expected, y.shape());
+                for (long i = 0; i < y.numel(); i++) {
+                    int[] pos = unravel(i, expected);
+                    double av = at(a, pos), bv = at(b, pos);
+                    double want = dt == DType.F32 ? (float) ((float) (av * bv) + bv) : av * bv + bv;
+                    assertEquals(want, y.getDouble(i), 0, s(ops[0]) + " with " + s(ops[1]) + " at " + s(pos));
+                }
+                Tensor acc = randomLayout(dt, r, expected);
+                double[] before = acc.toDoubleArray();
+                acc.addInPlace(b, 0.5);
+                for (long i = 0; i < acc.numel(); i++) {
+                    double want = before[(int) i] + 0.5 * at(b, unravel(i, expected));
+                    assertEquals(dt == DType.F32 ? (float) want : want, acc.getDouble(i), dt == DType.F32 ? 1e-6 : 1e-15, "addInPlace");
+                }
+            }
+    }
+
     @Test
     void scalarZeroD() {
         check(new int[] {}, new int[] {2, 3}, new int[] {2, 3});

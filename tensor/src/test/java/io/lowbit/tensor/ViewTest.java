@@ -144,6 +144,52 @@ class ViewTest {
     }
 
     @Test
+    void reshapeFuzzAgainstCopyThenReshape() {
+        // random layouts (permuted, narrowed, with size-1 dims) reshaped to random factorizations: the values
+        // must always equal those of a contiguous copy, and a view must share storage
+        java.util.Random r = new java.util.Random(6);
+        for (int trial = 0; trial < 400; trial++)
+            try (var scope = MemoryScope.open()) {
+                int rank = 1 + r.nextInt(4);
+                int[] shape = new int[rank];
+                for (int i = 0; i < rank; i++) shape[i] = 1 + r.nextInt(4);
+                Tensor base = iota(shape);
+                Tensor v = base;
+                if (r.nextBoolean()) { // permute
+                    java.util.List<Integer> order = new java.util.ArrayList<>();
+                    for (int i = 0; i < rank; i++) order.add(i);
+                    java.util.Collections.shuffle(order, r);
+                    v = v.permute(order.stream().mapToInt(Integer::intValue).toArray());
+                }
+                if (r.nextBoolean()) { // narrow one dim
+                    int d = r.nextInt(rank);
+                    int len = 1 + r.nextInt(v.size(d));
+                    v = v.narrow(d, r.nextInt(v.size(d) - len + 1), len);
+                }
+                if (r.nextBoolean()) v = v.unsqueeze(r.nextInt(v.dim() + 1));
+                // random target: split numel into up to 4 factors (with 1s sprinkled in)
+                int n = (int) v.numel();
+                java.util.List<Integer> target = new java.util.ArrayList<>();
+                int rest = n;
+                for (int f = 2; f <= rest; ) {
+                    if (rest % f == 0 && r.nextInt(3) > 0) { target.add(f); rest /= f; } else f++;
+                }
+                if (rest > 1) target.add(rest);
+                if (r.nextBoolean()) target.add(r.nextInt(target.size() + 1), 1);
+                int[] ts = target.stream().mapToInt(Integer::intValue).toArray();
+                Tensor c = v.contiguous();
+                Tensor got = v.reshape(ts);
+                assertArrayEquals(ts, got.shape());
+                for (long i = 0; i < n; i++)
+                    assertEquals(c.getDouble(i), got.getDouble(i), "reshape " + s(v.shape()) + " strides " + java.util.Arrays.toString(v.strides()) + " -> " + s(ts));
+                long[] st = Shape.reshapeStrides(v.shape(), v.strides(), ts);
+                if (st != null) assertSame(base.storage(), got.storage(), "a possible view must not copy");
+                else assertNotSame(base.storage(), got.storage());
+                if (v.isContiguous()) assertNotNull(st, "a contiguous tensor always reshapes as a view");
+            }
+    }
+
+    @Test
     void reshapeStridesEdgeCases() {
         // contiguous: any factorization
         assertArrayEquals(new long[] {12, 4, 1}, Shape.reshapeStrides(new int[] {6, 4}, new long[] {4, 1}, new int[] {2, 3, 4}));
