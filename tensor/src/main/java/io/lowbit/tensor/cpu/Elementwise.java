@@ -25,8 +25,7 @@ final class Elementwise {
     static void unary(UnaryOp op, Tensor x, Tensor out, double arg) {
         Strided it = new Strided(out, x);
         MemorySegment so = out.segment(), sx = x.segment();
-        boolean fast = x.dtype() == DType.F32 && out.dtype() == DType.F32 && it.innerStride(0) == 1
-                && it.innerStride(1) == 1 && vectorizable(op);
+        boolean fast = x.dtype() == DType.F32 && out.dtype() == DType.F32 && it.innerStride(0) == 1 && it.innerStride(1) == 1;
         long sxs = it.innerStride(1), sos = it.innerStride(0);
         it.forAllSegments((base, len) -> {
             if (fast) {
@@ -44,7 +43,7 @@ final class Elementwise {
 
     static void unaryRowF32(UnaryOp op, float c, MemorySegment sx, long xb, MemorySegment so, long ob, int len) {
         int j = 0;
-        int bound = F.loopBound(len);
+        int bound = vectorizable(op) ? F.loopBound(len) : 0; // SIGN and ROUND run the scalar loop below
         FloatVector one = FloatVector.broadcast(F, 1f), zero = FloatVector.zero(F);
         for (; j < bound; j += F.length()) {
             FloatVector v = FloatVector.fromMemorySegment(F, sx, xb + 4L * j, LE);
@@ -237,7 +236,10 @@ final class Elementwise {
         MemorySegment sd = dst.segment();
         it.forAllSegments((base, len) -> {
             if (f32) {
-                for (int j = 0; j < len; j++) sd.setAtIndex(ValueLayout.JAVA_FLOAT, base[0] + j, (float) v);
+                FloatVector fv = FloatVector.broadcast(F, (float) v);
+                int j = 0;
+                for (int bound = F.loopBound(len); j < bound; j += F.length()) fv.intoMemorySegment(sd, 4 * (base[0] + j), LE);
+                for (; j < len; j++) sd.setAtIndex(ValueLayout.JAVA_FLOAT, base[0] + j, (float) v);
             } else {
                 for (int j = 0; j < len; j++) dst.storeAt(base[0] + j * ds, v);
             }
