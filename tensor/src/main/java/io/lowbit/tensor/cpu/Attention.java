@@ -13,11 +13,25 @@ import jdk.incubator.vector.FloatVector;
  * Causal scaled dot-product attention over a KV cache for prefill and decode (Vaswani et al. 2017, eq. 1,
  * with grouped-query heads, Ainslie et al. 2023): query i sits at position p = startPos + i and attends to
  * cached positions j with j ≤ p (and j &gt; p − window when a sliding window is set);
- * out = softmax(q·Kᵀ/√hd)·V. Query head h reads kv head h / (nHeads / nKv). Each (query, head) pair is
- * independent and runs on the pool.
+ * out = softmax(q·Kᵀ/√hd)·V. Query head h reads kv head h / (nHeads / nKv).
+ *
+ * <p>Work is split into tasks of (block of {@link #BLOCK} queries) × (chunk of {@link #CHUNK} cache positions,
+ * aligned to multiples of CHUNK), as in flash-decoding's split-K: a task streams its chunk of the cache
+ * row by row (all kv heads of a position are adjacent, so reads are sequential and each row serves every
+ * head of every query in the block while it is in L1) and keeps, per query and head, the chunk's max score
+ * m, Σ exp(s − m) and Σ exp(s − m)·v. A query's chunks are then merged by rescaling with exp(m_c − max m).
+ * Blocks, chunks and merge order do not depend on the thread count, so results are identical for any pool
+ * size; decode (one query) still spreads across the pool through its chunks.
  */
 final class Attention {
     private Attention() {}
+
+    /** Cache positions per task. */
+    static final int CHUNK = 128;
+    /** Queries per task. */
+    static final int BLOCK = 8;
+    /** Queries whose partial results are held at once (bounds the scratch memory in long prefills). */
+    static final int WAVE = 32;
 
     static Tensor forward(Tensor q, Tensor kCache, Tensor vCache, int startPos, int window) {
         Kernels.f32("attention", "q", q);
@@ -35,48 +49,138 @@ final class Attention {
             throw new IllegalArgumentException("attention: positions [" + startPos + ", " + (startPos + t) + ") exceed the kv cache of "
                     + capacity + " positions");
         if (window < 0) throw new IllegalArgumentException("attention: window must be >= 0 (0 = none), got " + window);
-        int group = nHeads / nKv;
-        float scale = (float) (1 / Math.sqrt(hd));
         Tensor out = Tensor.empty(DType.F32, t, nHeads, hd);
-        MemorySegment sq = q.segment(), sk = kCache.segment(), sv = vCache.segment(), so = out.segment();
-        long qb = q.byteOffset(), kb = kCache.byteOffset(), vb = vCache.byteOffset();
-        long rowStride = 4L * nKv * hd; // bytes between positions in the caches
-        // one task per (query, kv head): the `group` query heads sharing a kv head read each cached row
-        // once while it is in L1, instead of streaming the whole cache once per query head
-        long tasks = (long) t * nKv;
-        long work = Math.max(1, (long) (startPos + t) * hd * group);
-        Parallel.range(tasks, Math.max(1, (1 << 16) / work), (lo, hi) -> {
-            float[][] scores = new float[group][startPos + t];
-            float[][] acc = new float[group][hd];
-            float[] invSum = new float[group];
+        Plan plan = new Plan(q, kCache, vCache, out, nHeads, nKv, hd);
+        for (int w0 = 0; w0 < t; w0 += WAVE) wave(plan, w0, Math.min(t, w0 + WAVE), startPos, window);
+        return out;
+    }
+
+    /** The operands as raw memory, and the head geometry. */
+    private record Plan(MemorySegment sq, long qb, MemorySegment sk, long kb, MemorySegment sv, long vb, MemorySegment so,
+                        int nHeads, int group, int hd, long rowStride, float scale) {
+        Plan(Tensor q, Tensor k, Tensor v, Tensor out, int nHeads, int nKv, int hd) {
+            this(q.segment(), q.byteOffset(), k.segment(), k.byteOffset(), v.segment(), v.byteOffset(), out.segment(),
+                    nHeads, nHeads / nKv, hd, 4L * nKv * hd, (float) (1 / Math.sqrt(hd)));
+        }
+    }
+
+    /** Queries [w0, w1): run every (query block, chunk) task, then merge each query's chunks into its output rows. */
+    private static void wave(Plan p, int w0, int w1, int startPos, int window) {
+        int blocks = (w1 - w0 + BLOCK - 1) / BLOCK;
+        int[] blockFirstTask = new int[blocks + 1], taskChunk = new int[16];
+        int tasks = 0;
+        for (int b = 0; b < blocks; b++) {
+            blockFirstTask[b] = tasks;
+            int i0 = w0 + b * BLOCK, i1 = Math.min(w1, i0 + BLOCK);
+            int lo = firstPosition(startPos + i0, window), hi = startPos + i1 - 1; // positions any query of the block reads
+            for (int c = lo / CHUNK; c <= hi / CHUNK; c++) {
+                if (tasks == taskChunk.length) taskChunk = Arrays.copyOf(taskChunk, 2 * tasks);
+                taskChunk[tasks++] = c;
+            }
+        }
+        blockFirstTask[blocks] = tasks;
+        int slot = p.hd() + 2; // per (task, query in block, head): m, l, then acc[hd]
+        float[] part = new float[tasks * BLOCK * p.nHeads() * slot];
+        int[] chunks = taskChunk;
+        Parallel.range(tasks, 1, (lo, hi) -> {
+            float[][][] s = new float[BLOCK][p.nHeads()][CHUNK];
+            int b = 0;
             for (long task = lo; task < hi; task++) {
-                int i = (int) (task / nKv), kvh = (int) (task % nKv);
-                int pos = startPos + i;
-                int first = window > 0 ? Math.max(0, pos - window + 1) : 0;
-                int len = pos + 1 - first;
-                long ko = kb + 4L * kvh * hd + first * rowStride, vo = vb + 4L * kvh * hd + first * rowStride;
-                long q0 = qb + 4L * ((long) i * nHeads + (long) kvh * group) * hd;
-                for (int j = 0; j < len; j++) // s_j = q·k_j / √hd for every head of the group
-                    for (int g = 0; g < group; g++)
-                        scores[g][j] = Kernels.dot(sq, q0 + 4L * g * hd, sk, ko + j * rowStride, hd) * scale;
-                for (int g = 0; g < group; g++) {
-                    float sum = Kernels.expShiftedInPlace(scores[g], len); // e_j = exp(s_j − max s), returns Σ e_j
-                    invSum[g] = 1 / sum;
-                    Arrays.fill(acc[g], 0f);
-                }
-                for (int j = 0; j < len; j++) // acc = Σ_j e_j · v_j
-                    for (int g = 0; g < group; g++) Kernels.axpy(scores[g][j], sv, vo + j * rowStride, acc[g], hd);
-                for (int g = 0; g < group; g++) {
-                    float inv = invSum[g];
-                    float[] a = acc[g];
-                    long oo = 4L * ((long) i * nHeads + (long) kvh * group + g) * hd;
-                    int d = 0;
-                    for (int bound = F.loopBound(hd); d < bound; d += F.length())
-                        FloatVector.fromArray(F, a, d).mul(inv).intoMemorySegment(so, oo + 4L * d, Elementwise.LE);
-                    for (; d < hd; d++) so.set(FL, oo + 4L * d, a[d] * inv);
-                }
+                while (blockFirstTask[b + 1] <= task) b++;
+                int i0 = w0 + b * BLOCK, i1 = Math.min(w1, i0 + BLOCK);
+                chunk(p, i0, i1, startPos, window, chunks[(int) task], s, part, (int) task * BLOCK * p.nHeads() * slot);
             }
         });
-        return out;
+        for (int i = w0; i < w1; i++) {
+            int b = (i - w0) / BLOCK;
+            merge(p, i, i - w0 - b * BLOCK, part, blockFirstTask[b], blockFirstTask[b + 1]);
+        }
+    }
+
+    private static int firstPosition(int pos, int window) {
+        return window > 0 ? Math.max(0, pos - window + 1) : 0;
+    }
+
+    /**
+     * For queries [i0, i1) and cache chunk c: per query and head, the max score m, l = Σ exp(s − m) and
+     * acc = Σ exp(s − m)·v over the chunk's positions that query may see (m = −∞, l = 0 if none).
+     */
+    private static void chunk(Plan p, int i0, int i1, int startPos, int window, int c, float[][][] s, float[] part, int base) {
+        int hd = p.hd(), nHeads = p.nHeads(), group = p.group(), nKv = nHeads / group, slot = hd + 2;
+        int c0 = c * CHUNK, c1 = c0 + CHUNK;
+        int[] lo = new int[BLOCK], hi = new int[BLOCK];
+        for (int i = i0; i < i1; i++) { // the part of the chunk query i sees: [lo, hi)
+            int pos = startPos + i;
+            lo[i - i0] = Math.max(c0, firstPosition(pos, window));
+            hi[i - i0] = Math.min(c1, pos + 1);
+        }
+        int jEnd = Math.min(c1, startPos + i1);
+        for (int j = Math.max(c0, firstPosition(startPos + i0, window)); j < jEnd; j++) { // s = q·k_j / √hd
+            long krow = p.kb() + j * p.rowStride();
+            for (int qi = 0; qi < i1 - i0; qi++) {
+                if (j < lo[qi] || j >= hi[qi]) continue;
+                long qrow = p.qb() + 4L * (i0 + qi) * nHeads * hd;
+                float[][] sq = s[qi];
+                int at = j - lo[qi];
+                for (int kvh = 0, h = 0; kvh < nKv; kvh++) // h = kvh·group + g, without a division per head
+                    for (int g = 0; g < group; g++, h++)
+                        sq[h][at] = Kernels.dot(p.sq(), qrow + 4L * h * hd, p.sk(), krow + 4L * kvh * hd, hd) * p.scale();
+            }
+        }
+        for (int qi = 0; qi < i1 - i0; qi++)
+            for (int h = 0; h < nHeads; h++) {
+                int o = base + (qi * nHeads + h) * slot, n = hi[qi] - lo[qi];
+                Arrays.fill(part, o + 2, o + 2 + hd, 0f);
+                if (n <= 0) {
+                    part[o] = Float.NEGATIVE_INFINITY;
+                    part[o + 1] = 0;
+                    continue;
+                }
+                float m = Kernels.max(s[qi][h], n);
+                part[o] = m;
+                part[o + 1] = Kernels.expShiftedInPlace(s[qi][h], n, m); // e = exp(s − m), l = Σ e
+            }
+        for (int j = Math.max(c0, firstPosition(startPos + i0, window)); j < jEnd; j++) { // acc = Σ_j e_j · v_j
+            long vrow = p.vb() + j * p.rowStride();
+            for (int qi = 0; qi < i1 - i0; qi++) {
+                if (j < lo[qi] || j >= hi[qi]) continue;
+                int at = j - lo[qi];
+                for (int kvh = 0, h = 0; kvh < nKv; kvh++)
+                    for (int g = 0; g < group; g++, h++)
+                        Kernels.axpy(s[qi][h][at], p.sv(), vrow + 4L * kvh * hd, part, base + (qi * nHeads + h) * slot + 2, hd);
+            }
+        }
+    }
+
+    /**
+     * out_h = Σ_c exp(m_c − M)·acc_c / Σ_c exp(m_c − M)·l_c over the tasks [t0, t1) of query i's block
+     * (qi is its index in the block; chunks it does not see have l = 0 and are skipped).
+     */
+    private static void merge(Plan p, int i, int qi, float[] part, int t0, int t1) {
+        int hd = p.hd(), nHeads = p.nHeads(), slot = hd + 2;
+        float[] acc = new float[hd];
+        for (int h = 0; h < nHeads; h++) {
+            float mMax = Float.NEGATIVE_INFINITY;
+            for (int c = t0; c < t1; c++) mMax = Math.max(mMax, part[((c * BLOCK + qi) * nHeads + h) * slot]);
+            Arrays.fill(acc, 0f);
+            double l = 0;
+            for (int c = t0; c < t1; c++) {
+                int o = ((c * BLOCK + qi) * nHeads + h) * slot;
+                if (part[o + 1] == 0) continue;
+                float w = (float) Math.exp(part[o] - mMax);
+                l += w * part[o + 1];
+                FloatVector vw = FloatVector.broadcast(F, w);
+                int d = 0;
+                for (int bound = F.loopBound(hd); d < bound; d += F.length())
+                    FloatVector.fromArray(F, part, o + 2 + d).fma(vw, FloatVector.fromArray(F, acc, d)).intoArray(acc, d);
+                for (; d < hd; d++) acc[d] = Math.fma(w, part[o + 2 + d], acc[d]);
+            }
+            float inv = (float) (1 / l);
+            long oo = 4L * ((long) i * nHeads + h) * hd;
+            int d = 0;
+            for (int bound = F.loopBound(hd); d < bound; d += F.length())
+                FloatVector.fromArray(F, acc, d).mul(inv).intoMemorySegment(p.so(), oo + 4L * d, Elementwise.LE);
+            for (; d < hd; d++) p.so().set(FL, oo + 4L * d, acc[d] * inv);
+        }
     }
 }

@@ -45,8 +45,8 @@ final class Kernels {
         return s;
     }
 
-    /** a[j] = exp(a[j] − max a) for j &lt; n (the softmax numerators); returns their sum. */
-    static float expShiftedInPlace(float[] a, int n) {
+    /** max of a[0..n). */
+    static float max(float[] a, int n) {
         float max = Float.NEGATIVE_INFINITY;
         int j = 0;
         int bound = F.loopBound(n);
@@ -56,27 +56,34 @@ final class Kernels {
             max = vm.reduceLanes(VectorOperators.MAX);
         }
         for (; j < n; j++) max = Math.max(max, a[j]);
+        return max;
+    }
+
+    /** a[j] = exp(a[j] − shift) for j &lt; n (softmax numerators); returns their sum. */
+    static float expShiftedInPlace(float[] a, int n, float shift) {
+        int j = 0;
+        int bound = F.loopBound(n);
         FloatVector acc = FloatVector.zero(F);
-        for (j = 0; j < bound; j += F.length()) {
-            FloatVector e = FloatVector.fromArray(F, a, j).sub(max).lanewise(VectorOperators.EXP);
+        for (; j < bound; j += F.length()) {
+            FloatVector e = FloatVector.fromArray(F, a, j).sub(shift).lanewise(VectorOperators.EXP);
             e.intoArray(a, j);
             acc = acc.add(e);
         }
         float sum = acc.reduceLanes(VectorOperators.ADD);
         for (; j < n; j++) {
-            a[j] = (float) Math.exp(a[j] - max);
+            a[j] = (float) Math.exp(a[j] - shift);
             sum += a[j];
         }
         return sum;
     }
 
-    /** y[i] += alpha·x[i] over n floats (y in a heap array). */
-    static void axpy(float alpha, MemorySegment x, long xb, float[] y, int n) {
+    /** y[yo + i] += alpha·x[i] over n floats (y in a heap array). */
+    static void axpy(float alpha, MemorySegment x, long xb, float[] y, int yo, int n) {
         int j = 0;
         FloatVector va = FloatVector.broadcast(F, alpha);
         for (int bound = F.loopBound(n); j < bound; j += F.length()) {
-            FloatVector.fromMemorySegment(F, x, xb + 4L * j, Elementwise.LE).fma(va, FloatVector.fromArray(F, y, j)).intoArray(y, j);
+            FloatVector.fromMemorySegment(F, x, xb + 4L * j, Elementwise.LE).fma(va, FloatVector.fromArray(F, y, yo + j)).intoArray(y, yo + j);
         }
-        for (; j < n; j++) y[j] = Math.fma(alpha, x.get(FL, xb + 4L * j), y[j]);
+        for (; j < n; j++) y[yo + j] = Math.fma(alpha, x.get(FL, xb + 4L * j), y[yo + j]);
     }
 }

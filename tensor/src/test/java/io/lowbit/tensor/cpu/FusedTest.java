@@ -192,7 +192,9 @@ class FusedTest {
         Random r = new Random(53);
         int[][] cases = { // t, nHeads, nKv, hd, startPos, capacity, window
             {1, 1, 1, 1, 0, 1, 0}, {7, 4, 2, 33, 0, 7, 0}, {5, 6, 3, 31, 9, 20, 0}, {1, 8, 2, 65, 30, 31, 0},
-            {9, 3, 1, 63, 4, 13, 0}, {9, 4, 4, 7, 4, 16, 3}, {1, 2, 1, 129, 40, 64, 16}, {12, 2, 2, 16, 0, 12, 1}
+            {9, 3, 1, 63, 4, 13, 0}, {9, 4, 4, 7, 4, 16, 3}, {1, 2, 1, 129, 40, 64, 16}, {12, 2, 2, 16, 0, 12, 1},
+            // several position chunks per query, several query waves, a window across chunk edges
+            {40, 4, 2, 9, 260, 310, 0}, {3, 2, 1, 33, 600, 610, 300}, {1, 4, 1, 8, 1000, 1001, 0}
         };
         for (int[] c : cases)
             try (var scope = MemoryScope.open()) {
