@@ -67,10 +67,7 @@ final class MatMul {
                 bOff += pos[d] * be.stride(d);
             }
             long cOff = bi * (long) m * n;
-            if (a.dtype() == DType.F32 && m == 1 && la[0] == 0 && lb[0] == 1) {
-                // a row vector times a transposed row-major matrix (x·Wᵀ, the decode step): a GEMV over W's rows
-                Gemv.run(be.segment(), 4 * bOff, lb[1], n, k, ae.segment(), 4 * aOff, out.segment(), 4 * cOff);
-            } else if (a.dtype() == DType.F32) {
+            if (a.dtype() == DType.F32) {
                 Sgemm.sgemm(la[0] == 1, lb[0] == 1, m, n, k, 1f, ae.segment(), aOff, (int) la[1],
                         be.segment(), bOff, (int) lb[1], 0f, out.segment(), cOff, n);
             } else {

@@ -35,7 +35,7 @@ public final class FusedKernelsBench {
         Rng r = new Rng(1);
         Tensor w = Tensor.uniform(DType.F32, r, -1, 1, 4096, 4096), x = Tensor.uniform(DType.F32, r, -1, 1, 4096);
         time("gemv W[4096,4096]·x", 20, 4096.0 * 4096 * 4, 2.0 * 4096 * 4096, () -> Fused.gemv(w, x));
-        time("matmul x[1,4096]·Wᵀ (routed to gemv)", 20, 4096.0 * 4096 * 4, 2.0 * 4096 * 4096, () -> x.unsqueeze(0).matmul(w.t()));
+        time("matmul x[1,4096]·Wᵀ (Sgemm)", 20, 4096.0 * 4096 * 4, 2.0 * 4096 * 4096, () -> x.unsqueeze(0).matmul(w.t()));
         Tensor q = Tensor.uniform(DType.F32, r, -1, 1, 1, 32, 128);
         Tensor k = Tensor.uniform(DType.F32, r, -1, 1, 2048, 8, 128), v = Tensor.uniform(DType.F32, r, -1, 1, 2048, 8, 128);
         time("attention decode t=1 H=32 kv=8 hd=128 pos=2047", 20, 2.0 * 2048 * 8 * 128 * 4, 4.0 * 2048 * 32 * 128,

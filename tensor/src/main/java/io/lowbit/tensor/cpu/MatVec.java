@@ -14,8 +14,8 @@ import jdk.incubator.vector.VectorOperators;
  * y = W·x for a row-major W [out, in] and x [in] (the decode-time matrix-vector product). Memory bound:
  * four rows share each load of x, rows are split across the pool.
  */
-final class Gemv {
-    private Gemv() {}
+final class MatVec {
+    private MatVec() {}
 
     static Tensor forward(Tensor w, Tensor x) {
         Kernels.f32("gemv", "W", w);
