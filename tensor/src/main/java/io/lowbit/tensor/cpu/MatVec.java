@@ -44,11 +44,26 @@ final class MatVec {
         });
     }
 
-    // four dot products against the same x
+    // four dot products against the same x, two accumulators per row (eight independent FMA chains)
     private static void rows4(MemorySegment sw, long wb, long rs, int in, MemorySegment sx, long xb, MemorySegment sy, long yb) {
         FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+        FloatVector b0 = FloatVector.zero(F), b1 = FloatVector.zero(F), b2 = FloatVector.zero(F), b3 = FloatVector.zero(F);
+        int step = F.length();
         int j = 0;
-        for (int bound = F.loopBound(in); j < bound; j += F.length()) {
+        for (int bound = in - 2 * step; j <= bound; j += 2 * step) {
+            FloatVector v = FloatVector.fromMemorySegment(F, sx, xb + 4L * j, Elementwise.LE);
+            FloatVector u = FloatVector.fromMemorySegment(F, sx, xb + 4L * (j + step), Elementwise.LE);
+            long o = wb + 4L * j, o2 = o + 4L * step;
+            a0 = FloatVector.fromMemorySegment(F, sw, o, Elementwise.LE).fma(v, a0);
+            b0 = FloatVector.fromMemorySegment(F, sw, o2, Elementwise.LE).fma(u, b0);
+            a1 = FloatVector.fromMemorySegment(F, sw, o + rs, Elementwise.LE).fma(v, a1);
+            b1 = FloatVector.fromMemorySegment(F, sw, o2 + rs, Elementwise.LE).fma(u, b1);
+            a2 = FloatVector.fromMemorySegment(F, sw, o + 2 * rs, Elementwise.LE).fma(v, a2);
+            b2 = FloatVector.fromMemorySegment(F, sw, o2 + 2 * rs, Elementwise.LE).fma(u, b2);
+            a3 = FloatVector.fromMemorySegment(F, sw, o + 3 * rs, Elementwise.LE).fma(v, a3);
+            b3 = FloatVector.fromMemorySegment(F, sw, o2 + 3 * rs, Elementwise.LE).fma(u, b3);
+        }
+        for (int bound = in - step; j <= bound; j += step) {
             FloatVector v = FloatVector.fromMemorySegment(F, sx, xb + 4L * j, Elementwise.LE);
             long o = wb + 4L * j;
             a0 = FloatVector.fromMemorySegment(F, sw, o, Elementwise.LE).fma(v, a0);
@@ -56,6 +71,10 @@ final class MatVec {
             a2 = FloatVector.fromMemorySegment(F, sw, o + 2 * rs, Elementwise.LE).fma(v, a2);
             a3 = FloatVector.fromMemorySegment(F, sw, o + 3 * rs, Elementwise.LE).fma(v, a3);
         }
+        a0 = a0.add(b0);
+        a1 = a1.add(b1);
+        a2 = a2.add(b2);
+        a3 = a3.add(b3);
         float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
         float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
         for (; j < in; j++) {
