@@ -130,8 +130,7 @@ final class Attention {
         for (int qi = 0; qi < i1 - i0; qi++)
             for (int h = 0; h < nHeads; h++) {
                 int o = base + (qi * nHeads + h) * slot, n = hi[qi] - lo[qi];
-                Arrays.fill(part, o + 2, o + 2 + hd, 0f);
-                if (n <= 0) {
+                if (n <= 0) { // acc is written (as zeros) by weightedSum below
                     part[o] = Float.NEGATIVE_INFINITY;
                     part[o + 1] = 0;
                     continue;
@@ -140,15 +139,45 @@ final class Attention {
                 part[o] = m;
                 part[o + 1] = Kernels.expShiftedInPlace(s[qi][h], n, m); // e = exp(s − m), l = Σ e
             }
-        for (int j = Math.max(c0, firstPosition(startPos + i0, window)); j < jEnd; j++) { // acc = Σ_j e_j · v_j
-            long vrow = p.vb() + j * p.rowStride();
-            for (int qi = 0; qi < i1 - i0; qi++) {
-                if (j < lo[qi] || j >= hi[qi]) continue;
-                int at = j - lo[qi];
-                for (int kvh = 0, h = 0; kvh < nKv; kvh++)
-                    for (int g = 0; g < group; g++, h++)
-                        Kernels.axpy(s[qi][h][at], p.sv(), vrow + 4L * kvh * hd, part, base + (qi * nHeads + h) * slot + 2, hd);
+        for (int qi = 0; qi < i1 - i0; qi++) // acc_h = Σ_j e_hj · v_j
+            for (int kvh = 0, h = 0; kvh < nKv; kvh++)
+                for (int g = 0; g < group; g++, h++)
+                    weightedSum(s[qi][h], p.sv(), p.vb() + lo[qi] * p.rowStride() + 4L * kvh * hd, p.rowStride(), hi[qi] - lo[qi],
+                            part, base + (qi * nHeads + h) * slot + 2, hd);
+    }
+
+    /**
+     * y[yo + d] = Σ_{j &lt; n} e[j]·v_j[d] for d &lt; hd, where row v_j starts at byte vb + j·rowStride. The
+     * sums for four vectors of d stay in registers while j runs, so y is written once instead of per row.
+     */
+    private static void weightedSum(float[] e, MemorySegment sv, long vb, long rowStride, int n, float[] y, int yo, int hd) {
+        int step = F.length(), d = 0;
+        for (; d + 4 * step <= hd; d += 4 * step) {
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            long row = vb + 4L * d;
+            for (int j = 0; j < n; j++, row += rowStride) {
+                FloatVector w = FloatVector.broadcast(F, e[j]);
+                a0 = FloatVector.fromMemorySegment(F, sv, row, Elementwise.LE).fma(w, a0);
+                a1 = FloatVector.fromMemorySegment(F, sv, row + 4L * step, Elementwise.LE).fma(w, a1);
+                a2 = FloatVector.fromMemorySegment(F, sv, row + 8L * step, Elementwise.LE).fma(w, a2);
+                a3 = FloatVector.fromMemorySegment(F, sv, row + 12L * step, Elementwise.LE).fma(w, a3);
             }
+            a0.intoArray(y, yo + d);
+            a1.intoArray(y, yo + d + step);
+            a2.intoArray(y, yo + d + 2 * step);
+            a3.intoArray(y, yo + d + 3 * step);
+        }
+        for (; d + step <= hd; d += step) {
+            FloatVector a = FloatVector.zero(F);
+            long row = vb + 4L * d;
+            for (int j = 0; j < n; j++, row += rowStride) a = FloatVector.fromMemorySegment(F, sv, row, Elementwise.LE).fma(FloatVector.broadcast(F, e[j]), a);
+            a.intoArray(y, yo + d);
+        }
+        for (; d < hd; d++) {
+            float a = 0;
+            long at = vb + 4L * d;
+            for (int j = 0; j < n; j++, at += rowStride) a = Math.fma(e[j], sv.get(FL, at), a);
+            y[yo + d] = a;
         }
     }
 
