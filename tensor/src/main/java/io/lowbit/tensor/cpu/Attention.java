@@ -8,6 +8,7 @@ import io.lowbit.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Causal scaled dot-product attention over a KV cache for prefill and decode (Vaswani et al. 2017, eq. 1,
@@ -114,18 +115,12 @@ final class Attention {
             lo[i - i0] = Math.max(c0, firstPosition(pos, window));
             hi[i - i0] = Math.min(c1, pos + 1);
         }
-        int jEnd = Math.min(c1, startPos + i1);
-        for (int j = Math.max(c0, firstPosition(startPos + i0, window)); j < jEnd; j++) { // s = q·k_j / √hd
-            long krow = p.kb() + j * p.rowStride();
-            for (int qi = 0; qi < i1 - i0; qi++) {
-                if (j < lo[qi] || j >= hi[qi]) continue;
-                long qrow = p.qb() + 4L * (i0 + qi) * nHeads * hd;
-                float[][] sq = s[qi];
-                int at = j - lo[qi];
-                for (int kvh = 0, h = 0; kvh < nKv; kvh++) // h = kvh·group + g, without a division per head
-                    for (int g = 0; g < group; g++, h++)
-                        sq[h][at] = Kernels.dot(p.sq(), qrow + 4L * h * hd, p.sk(), krow + 4L * kvh * hd, hd) * p.scale();
-            }
+        for (int qi = 0; qi < i1 - i0; qi++) { // s_hj = q_h·k_j / √hd
+            long qrow = p.qb() + 4L * (i0 + qi) * nHeads * hd;
+            for (int kvh = 0, h = 0; kvh < nKv; kvh++) // h = kvh·group + g, without a division per head
+                for (int g = 0; g < group; g++, h++)
+                    scores(p.sq(), qrow + 4L * h * hd, p.sk(), p.kb() + lo[qi] * p.rowStride() + 4L * kvh * hd, p.rowStride(),
+                            hi[qi] - lo[qi], hd, p.scale(), s[qi][h]);
         }
         for (int qi = 0; qi < i1 - i0; qi++)
             for (int h = 0; h < nHeads; h++) {
@@ -144,6 +139,40 @@ final class Attention {
                 for (int g = 0; g < group; g++, h++)
                     weightedSum(s[qi][h], p.sv(), p.vb() + lo[qi] * p.rowStride() + 4L * kvh * hd, p.rowStride(), hi[qi] - lo[qi],
                             part, base + (qi * nHeads + h) * slot + 2, hd);
+    }
+
+    /**
+     * out[j] = scale·(q·k_j) for j &lt; n, where row k_j starts at byte kb + j·rowStride: four rows at a time
+     * share each load of q and keep four independent accumulators.
+     */
+    private static void scores(MemorySegment sq, long qb, MemorySegment sk, long kb, long rowStride, int n, int hd, float scale, float[] out) {
+        int step = F.length(), j = 0;
+        for (; j + 4 <= n; j += 4) {
+            long k0 = kb + j * rowStride, k1 = k0 + rowStride, k2 = k1 + rowStride, k3 = k2 + rowStride;
+            FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F), a2 = FloatVector.zero(F), a3 = FloatVector.zero(F);
+            int d = 0;
+            for (; d + step <= hd; d += step) {
+                FloatVector q = FloatVector.fromMemorySegment(F, sq, qb + 4L * d, Elementwise.LE);
+                a0 = FloatVector.fromMemorySegment(F, sk, k0 + 4L * d, Elementwise.LE).fma(q, a0);
+                a1 = FloatVector.fromMemorySegment(F, sk, k1 + 4L * d, Elementwise.LE).fma(q, a1);
+                a2 = FloatVector.fromMemorySegment(F, sk, k2 + 4L * d, Elementwise.LE).fma(q, a2);
+                a3 = FloatVector.fromMemorySegment(F, sk, k3 + 4L * d, Elementwise.LE).fma(q, a3);
+            }
+            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            for (; d < hd; d++) {
+                float q = sq.get(FL, qb + 4L * d);
+                s0 = Math.fma(q, sk.get(FL, k0 + 4L * d), s0);
+                s1 = Math.fma(q, sk.get(FL, k1 + 4L * d), s1);
+                s2 = Math.fma(q, sk.get(FL, k2 + 4L * d), s2);
+                s3 = Math.fma(q, sk.get(FL, k3 + 4L * d), s3);
+            }
+            out[j] = s0 * scale;
+            out[j + 1] = s1 * scale;
+            out[j + 2] = s2 * scale;
+            out[j + 3] = s3 * scale;
+        }
+        for (; j < n; j++) out[j] = Kernels.dot(sq, qb, sk, kb + j * rowStride, hd) * scale;
     }
 
     /**
