@@ -17,10 +17,11 @@ import jdk.incubator.vector.VectorOperators;
  * out = softmax(q·Kᵀ/√hd)·V. Query head h reads kv head h / (nHeads / nKv).
  *
  * <p>Work is split into tasks of (block of {@link #BLOCK} queries) × (chunk of {@link #CHUNK} cache positions,
- * aligned to multiples of CHUNK), as in flash-decoding's split-K: a task streams its chunk of the cache
- * row by row (all kv heads of a position are adjacent, so reads are sequential and each row serves every
- * head of every query in the block while it is in L1) and keeps, per query and head, the chunk's max score
- * m, Σ exp(s − m) and Σ exp(s − m)·v. A query's chunks are then merged by rescaling with exp(m_c − max m).
+ * aligned to multiples of CHUNK), as in flash-decoding's split-K. A task's slice of the cache (CHUNK rows of
+ * all kv heads) stays in L2 while it serves every head of every query in the block; per (query, head) the
+ * scores of four rows at a time share each load of q, and the weighted sum of V keeps four vectors of the
+ * head dimension in registers across positions. Each task keeps, per query and head, the chunk's max score
+ * m, Σ exp(s − m) and Σ exp(s − m)·v; a query's chunks are then merged by rescaling with exp(m_c − max m).
  * Blocks, chunks and merge order do not depend on the thread count, so results are identical for any pool
  * size; decode (one query) still spreads across the pool through its chunks.
  */
