@@ -76,14 +76,4 @@ final class Kernels {
         }
         return sum;
     }
-
-    /** y[yo + i] += alpha·x[i] over n floats (y in a heap array). */
-    static void axpy(float alpha, MemorySegment x, long xb, float[] y, int yo, int n) {
-        int j = 0;
-        FloatVector va = FloatVector.broadcast(F, alpha);
-        for (int bound = F.loopBound(n); j < bound; j += F.length()) {
-            FloatVector.fromMemorySegment(F, x, xb + 4L * j, Elementwise.LE).fma(va, FloatVector.fromArray(F, y, yo + j)).intoArray(y, yo + j);
-        }
-        for (; j < n; j++) y[yo + j] = Math.fma(alpha, x.get(FL, xb + 4L * j), y[yo + j]);
-    }
 }
