@@ -133,6 +133,34 @@ class ReductionTest {
     }
 
     @Test
+    void columnReductionsWithoutCopy() {
+        // reductions over a leading dim of a contiguous F32 tensor fold whole rows together: accuracy over many
+        // rows, NaN propagation, and contiguous views that start past element 0
+        int n = 20_001;
+        try (var scope = MemoryScope.open()) {
+            Tensor x = Tensor.empty(DType.F32, n, 3);
+            double[] want = new double[3];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < 3; j++) {
+                    float v = 0.1f + ((i + j) % 7) * 0.01f;
+                    x.setDouble(i * 3L + j, v);
+                    want[j] += v;
+                }
+            Tensor sum = x.sum(0, false);
+            for (int j = 0; j < 3; j++) assertClose(want[j], sum.getDouble(j), 1e-7, 0, "column sum " + j);
+            x.setDouble(7 * 3 + 1, Float.NaN);
+            assertTrue(Double.isNaN(x.max(0, false).getDouble(1)));
+            assertTrue(Double.isNaN(x.min(0, true).getDouble(1)));
+            assertFalse(Double.isNaN(x.max(0, false).getDouble(0)));
+            Tensor big = rand(DType.F32, new Random(13), -1, 1, 5, 3, 2100); // spans of 2048 with a tail
+            Tensor view = big.narrow(0, 1, 3); // contiguous, offset 3*2100
+            assertAllClose(reference(ReduceOp.SUM, view, 1), view.sum(1, false), 1e-5, 1e-5, "sum of offset view");
+            assertAllClose(reference(ReduceOp.MAX, view, 0), view.max(0, false), 0, 0, "max of offset view");
+            assertAllClose(reference(ReduceOp.MEAN, big, 0), big.mean(0, true), 1e-6, 1e-6, "mean keepdim");
+        }
+    }
+
+    @Test
     void vectorMaxMinPropagateNaN() {
         for (int at : new int[] {0, 5, 16, 39}) {
             try (var scope = MemoryScope.open()) {

@@ -39,12 +39,17 @@ final class Reductions {
         int len = s[dim];
         if (len == 0 && (op == ReduceOp.MAX || op == ReduceOp.MIN || op == ReduceOp.ARGMAX))
             throw new IllegalArgumentException(op + " over an empty dimension of shape " + java.util.Arrays.toString(s));
-        Tensor c = lastDimContiguous(x, dim);
         int[] outShape = new int[keepdim ? r : r - 1];
         for (int i = 0, j = 0; i < r; i++) {
             if (i == dim) { if (keepdim) outShape[j++] = 1; }
             else outShape[j++] = s[i];
         }
+        if (x.dtype() == DType.F32 && op != ReduceOp.ARGMAX && dim < r - 1 && x.isContiguous() && len > 0) {
+            Tensor out = Tensor.empty(DType.F32, outShape);
+            reduceColumnsF32(op, x, s, dim, out);
+            return out;
+        }
+        Tensor c = lastDimContiguous(x, dim);
         Tensor out = Tensor.empty(op == ReduceOp.ARGMAX ? DType.I32 : x.dtype(), outShape);
         long rows = out.numel();
         boolean f32 = c.dtype() == DType.F32;
@@ -66,6 +71,69 @@ final class Reductions {
         });
         if (c != x) c.close();
         return out;
+    }
+
+    /** Rows per float accumulation block in {@link #reduceColumnsF32} (block sums are added in double). */
+    private static final int COLUMN_BLOCK = 128;
+    /** Output elements per task in {@link #reduceColumnsF32}. */
+    private static final int COLUMN_SPAN = 2048;
+
+    /**
+     * Reduces a contiguous F32 tensor over a dimension that is not the last one, without moving it: x is
+     * [outer, len, inner] and each output span out[o, i0..i1) folds the len rows x[o, j, i0..i1) together
+     * with vector adds (or max/min), so no transposed copy is made.
+     */
+    private static void reduceColumnsF32(ReduceOp op, Tensor x, int[] s, int dim, Tensor out) {
+        var F = Elementwise.F;
+        var LE = Elementwise.LE;
+        long outer = Shape.numel(java.util.Arrays.copyOfRange(s, 0, dim));
+        long innerL = Shape.numel(java.util.Arrays.copyOfRange(s, dim + 1, s.length));
+        int len = s[dim], inner = Math.toIntExact(innerL);
+        int spans = (inner + COLUMN_SPAN - 1) / COLUMN_SPAN;
+        MemorySegment sx = x.segment(), so = out.segment();
+        long xb = x.byteOffset();
+        boolean sum = op == ReduceOp.SUM || op == ReduceOp.MEAN, max = op == ReduceOp.MAX;
+        Parallel.range(outer * spans, Math.max(1, (1L << 16) / Math.max(1, (long) len * Math.min(inner, COLUMN_SPAN))), (lo, hi) -> {
+            float[] acc = new float[Math.min(inner, COLUMN_SPAN)];
+            double[] total = new double[acc.length];
+            for (long task = lo; task < hi; task++) {
+                long o = task / spans;
+                int i0 = (int) (task % spans) * COLUMN_SPAN, n = Math.min(COLUMN_SPAN, inner - i0);
+                long row0 = xb + 4 * ((o * len) * innerL + i0); // byte address of x[o, 0, i0]
+                long rowStep = 4 * innerL;
+                if (sum) {
+                    java.util.Arrays.fill(total, 0, n, 0);
+                    for (int j0 = 0; j0 < len; j0 += COLUMN_BLOCK) {
+                        java.util.Arrays.fill(acc, 0, n, 0f);
+                        for (int j = j0, j1 = Math.min(len, j0 + COLUMN_BLOCK); j < j1; j++) {
+                            long row = row0 + j * rowStep;
+                            int d = 0;
+                            for (int bound = F.loopBound(n); d < bound; d += F.length())
+                                FloatVector.fromMemorySegment(F, sx, row + 4L * d, LE).add(FloatVector.fromArray(F, acc, d)).intoArray(acc, d);
+                            for (; d < n; d++) acc[d] += sx.get(ValueLayout.JAVA_FLOAT, row + 4L * d);
+                        }
+                        for (int d = 0; d < n; d++) total[d] += acc[d];
+                    }
+                    for (int d = 0; d < n; d++)
+                        so.setAtIndex(ValueLayout.JAVA_FLOAT, o * innerL + i0 + d, (float) (op == ReduceOp.MEAN ? total[d] / len : total[d]));
+                } else {
+                    MemorySegment.copy(sx, ValueLayout.JAVA_FLOAT, row0, acc, 0, n);
+                    for (int j = 1; j < len; j++) {
+                        long row = row0 + j * rowStep;
+                        int d = 0;
+                        for (int bound = F.loopBound(n); d < bound; d += F.length()) {
+                            FloatVector v = FloatVector.fromMemorySegment(F, sx, row + 4L * d, LE), a = FloatVector.fromArray(F, acc, d);
+                            (max ? a.max(v) : a.min(v)).intoArray(acc, d); // Math.max semantics: NaN propagates
+                        }
+                        for (; d < n; d++) {
+                            float v = sx.get(ValueLayout.JAVA_FLOAT, row + 4L * d);
+                            acc[d] = max ? Math.max(acc[d], v) : Math.min(acc[d], v);
+                        }
+                    }
+                    MemorySegment.copy(acc, 0, so, ValueLayout.JAVA_FLOAT, 4 * (o * innerL + i0), n);
+                }
+            }
+        });
     }
 
     /** Sum of a float row: blocks of {@link #SUM_BLOCK} accumulate in float lanes, block sums in double. */
