@@ -32,8 +32,8 @@ final class Attention {
     static final int CHUNK = 128;
     /** Queries per task. */
     static final int BLOCK = 8;
-    /** Queries whose partial results are held at once (bounds the scratch memory in long prefills). */
-    static final int WAVE = 32;
+    /** At most this many floats of partial results are held at once (bounds scratch memory in long prefills). */
+    static final long PARTIAL_BUDGET = 8L << 20;
 
     static Tensor forward(Tensor q, Tensor kCache, Tensor vCache, int startPos, int window) {
         Kernels.f32("attention", "q", q);
@@ -53,7 +53,11 @@ final class Attention {
         if (window < 0) throw new IllegalArgumentException("attention: window must be >= 0 (0 = none), got " + window);
         Tensor out = Tensor.empty(DType.F32, t, nHeads, hd);
         Plan plan = new Plan(q, kCache, vCache, out, nHeads, nKv, hd);
-        for (int w0 = 0; w0 < t; w0 += WAVE) wave(plan, w0, Math.min(t, w0 + WAVE), startPos, window);
+        // queries run in waves of whole blocks (1 to 4), as many as the partial-result budget allows; blocks
+        // start at multiples of BLOCK whatever the wave size, so the numbers do not depend on it
+        long perBlock = ((startPos + t) / CHUNK + 1L) * BLOCK * nHeads * (hd + 2);
+        int wave = BLOCK * (int) Math.max(1, Math.min(4, PARTIAL_BUDGET / perBlock));
+        for (int w0 = 0; w0 < t; w0 += wave) wave(plan, w0, Math.min(t, w0 + wave), startPos, window);
         return out;
     }
 
