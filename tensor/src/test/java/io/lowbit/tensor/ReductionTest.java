@@ -272,6 +272,21 @@ class ReductionTest {
     }
 
     @Test
+    void softmaxOverLeadingDimOfLargeOffsetView() {
+        // the column path: several 2048-wide spans, several 128-row blocks, a view that starts past element 0
+        Random r = new Random(14);
+        try (var scope = MemoryScope.open()) {
+            Tensor x = rand(DType.F32, r, -30, 30, 145, 2051).narrow(0, 3, 140);
+            for (boolean log : new boolean[] {false, true}) {
+                Tensor y = log ? x.logSoftmax(0) : x.softmax(0);
+                double[] want = softmaxRef(x, 0, log);
+                for (int i = 0; i < want.length; i++)
+                    assertClose(want[i], y.getDouble(i), 3e-6, log ? 3e-6 * (1 + Math.abs(want[i])) : 3e-6, (log ? "log" : "") + "softmax at " + i);
+            }
+        }
+    }
+
+    @Test
     void logSoftmaxOfHugeValuesKeepsPrecision() {
         // regression: lse = m + log(sum) rounded to float lost ~ulp(m)/2 ≈ 0.03 at m = 1e6
         try (var scope = MemoryScope.open()) {

@@ -212,6 +212,11 @@ final class Reductions {
     static Tensor softmax(Tensor x, int dim, boolean log) {
         int r = x.dim();
         dim = Shape.axis(dim, r);
+        if (x.dtype() == DType.F32 && dim < r - 1 && x.isContiguous() && x.size(dim) > 0) {
+            Tensor out = Tensor.empty(DType.F32, x.shape());
+            softmaxColumnsF32(x, x.shape(), dim, log, out);
+            return out;
+        }
         Tensor c = lastDimContiguous(x, dim);
         Tensor out = Tensor.empty(x.dtype(), c.shape());
         int len = c.size(-1);
@@ -245,6 +250,76 @@ final class Reductions {
         Tensor back = out.permute(order).copy();
         out.close();
         return back;
+    }
+
+    /**
+     * Softmax over a dimension that is not the last one of a contiguous F32 tensor [outer, len, inner],
+     * without moving it: per output span, column maxima, then Σ exp(x − m) (float blocks summed in double),
+     * then the normalized values, each pass folding whole rows with vector ops.
+     */
+    private static void softmaxColumnsF32(Tensor x, int[] s, int dim, boolean log, Tensor out) {
+        var F = Elementwise.F;
+        var LE = Elementwise.LE;
+        long outer = Shape.numel(java.util.Arrays.copyOfRange(s, 0, dim));
+        long innerL = Shape.numel(java.util.Arrays.copyOfRange(s, dim + 1, s.length));
+        int len = s[dim], inner = Math.toIntExact(innerL);
+        int spans = (inner + COLUMN_SPAN - 1) / COLUMN_SPAN;
+        MemorySegment sx = x.segment(), so = out.segment();
+        long xb = x.byteOffset();
+        Parallel.range(outer * spans, Math.max(1, (1L << 15) / Math.max(1, (long) len * Math.min(inner, COLUMN_SPAN))), (lo, hi) -> {
+            int w = Math.min(inner, COLUMN_SPAN);
+            float[] m = new float[w], acc = new float[w], shift = new float[w];
+            double[] total = new double[w];
+            for (long task = lo; task < hi; task++) {
+                long o = task / spans;
+                int i0 = (int) (task % spans) * COLUMN_SPAN, n = Math.min(COLUMN_SPAN, inner - i0);
+                long first = 4 * (o * len * innerL + i0), rowStep = 4 * innerL; // bytes of [o, 0, i0] (add xb for x)
+                MemorySegment.copy(sx, ValueLayout.JAVA_FLOAT, xb + first, m, 0, n);
+                for (int j = 1; j < len; j++) { // m = max_j x[o, j, :]
+                    long row = xb + first + j * rowStep;
+                    int d = 0;
+                    for (int bound = F.loopBound(n); d < bound; d += F.length())
+                        FloatVector.fromArray(F, m, d).max(FloatVector.fromMemorySegment(F, sx, row + 4L * d, LE)).intoArray(m, d);
+                    for (; d < n; d++) m[d] = Math.max(m[d], sx.get(ValueLayout.JAVA_FLOAT, row + 4L * d));
+                }
+                java.util.Arrays.fill(total, 0, n, 0);
+                for (int j0 = 0; j0 < len; j0 += COLUMN_BLOCK) { // total = Σ_j exp(x − m); the numerators go to out
+                    java.util.Arrays.fill(acc, 0, n, 0f);
+                    for (int j = j0, j1 = Math.min(len, j0 + COLUMN_BLOCK); j < j1; j++) {
+                        long row = first + j * rowStep;
+                        int d = 0;
+                        for (int bound = F.loopBound(n); d < bound; d += F.length()) {
+                            FloatVector e = FloatVector.fromMemorySegment(F, sx, xb + row + 4L * d, LE).sub(FloatVector.fromArray(F, m, d))
+                                    .lanewise(VectorOperators.EXP);
+                            e.add(FloatVector.fromArray(F, acc, d)).intoArray(acc, d);
+                            if (!log) e.intoMemorySegment(so, row + 4L * d, LE);
+                        }
+                        for (; d < n; d++) {
+                            float e = (float) Math.exp(sx.get(ValueLayout.JAVA_FLOAT, xb + row + 4L * d) - m[d]);
+                            acc[d] += e;
+                            if (!log) so.set(ValueLayout.JAVA_FLOAT, row + 4L * d, e);
+                        }
+                    }
+                    for (int d = 0; d < n; d++) total[d] += acc[d];
+                }
+                for (int d = 0; d < n; d++) shift[d] = (float) (log ? Math.log(total[d]) : 1 / total[d]);
+                for (int j = 0; j < len; j++) { // log: (x − m) − log Σ;  softmax: numerator · (1/Σ)
+                    long row = first + j * rowStep;
+                    int d = 0;
+                    for (int bound = F.loopBound(n); d < bound; d += F.length()) {
+                        FloatVector r = log
+                                ? FloatVector.fromMemorySegment(F, sx, xb + row + 4L * d, LE).sub(FloatVector.fromArray(F, m, d)).sub(FloatVector.fromArray(F, shift, d))
+                                : FloatVector.fromMemorySegment(F, so, row + 4L * d, LE).mul(FloatVector.fromArray(F, shift, d));
+                        r.intoMemorySegment(so, row + 4L * d, LE);
+                    }
+                    for (; d < n; d++) {
+                        float v = log ? (sx.get(ValueLayout.JAVA_FLOAT, xb + row + 4L * d) - m[d]) - shift[d]
+                                : so.get(ValueLayout.JAVA_FLOAT, row + 4L * d) * shift[d];
+                        so.set(ValueLayout.JAVA_FLOAT, row + 4L * d, v);
+                    }
+                }
+            }
+        });
     }
 
     static void softmaxRowF32(MemorySegment s, MemorySegment o, long b, int len, boolean log) {
