@@ -152,7 +152,7 @@ class ReductionTest {
             assertTrue(Double.isNaN(x.max(0, false).getDouble(1)));
             assertTrue(Double.isNaN(x.min(0, true).getDouble(1)));
             assertFalse(Double.isNaN(x.max(0, false).getDouble(0)));
-            Tensor big = rand(DType.F32, new Random(13), -1, 1, 5, 3, 2100); // spans of 2048 with a tail
+            Tensor big = rand(DType.F32, new Random(13), -1, 1, 5, 3, 2100); // spans of 256 with a ragged tail
             Tensor view = big.narrow(0, 1, 3); // contiguous, offset 3*2100
             assertAllClose(reference(ReduceOp.SUM, view, 1), view.sum(1, false), 1e-5, 1e-5, "sum of offset view");
             assertAllClose(reference(ReduceOp.MAX, view, 0), view.max(0, false), 0, 0, "max of offset view");
@@ -273,7 +273,7 @@ class ReductionTest {
 
     @Test
     void softmaxOverLeadingDimOfLargeOffsetView() {
-        // the column path: several 2048-wide spans, several 128-row blocks, a view that starts past element 0
+        // the column path: several 256-wide spans and a ragged one, several 128-row blocks, a view that starts past element 0
         Random r = new Random(14);
         try (var scope = MemoryScope.open()) {
             Tensor x = rand(DType.F32, r, -30, 30, 145, 2051).narrow(0, 3, 140);

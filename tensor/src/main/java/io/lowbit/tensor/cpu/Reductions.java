@@ -76,7 +76,7 @@ final class Reductions {
     /** Rows per float accumulation block in {@link #reduceColumnsF32} (block sums are added in double). */
     private static final int COLUMN_BLOCK = 128;
     /** Output elements per task in {@link #reduceColumnsF32}. */
-    private static final int COLUMN_SPAN = 2048;
+    private static final int COLUMN_SPAN = 256;
 
     /**
      * Reduces a contiguous F32 tensor over a dimension that is not the last one, without moving it: x is
