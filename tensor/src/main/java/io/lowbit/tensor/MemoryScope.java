@@ -79,9 +79,10 @@ public final class MemoryScope implements AutoCloseable {
     public void close() {
         if (closed) return;
         if (Thread.currentThread() != thread) throw new IllegalStateException("MemoryScope closed from another thread");
-        closed = true;
         ArrayDeque<MemoryScope> st = STACK.get();
-        if (st.peek() != this) throw new IllegalStateException("MemoryScopes closed out of order");
+        // checked before marking closed, so the inner scope's close() and then this one still work
+        if (st.peek() != this) throw new IllegalStateException("MemoryScopes closed out of order: close the inner scope first");
+        closed = true;
         st.pop();
         List<Storage> list = new ArrayList<>(owned.keySet());
         owned.clear();

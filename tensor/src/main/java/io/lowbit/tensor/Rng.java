@@ -16,7 +16,11 @@ public final class Rng {
 
     /** A new independent stream derived from this one's seed and a name. */
     public Rng fork(String name) {
-        return new Rng(mix(seed ^ mix(name.hashCode() * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L)));
+        // a 64-bit hash of every char (String.hashCode collides: "Aa" and "BB" would share a stream)
+        long h = 0x632BE59BD9B4E019L;
+        for (int i = 0; i < name.length(); i++) h = mix(h ^ name.charAt(i)) + 0x9E3779B97F4A7C15L;
+        h = mix(h ^ name.length());
+        return new Rng(mix(seed ^ h));
     }
 
     /** The seed this stream was built from. */

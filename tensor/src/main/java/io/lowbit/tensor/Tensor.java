@@ -1,5 +1,6 @@
 package io.lowbit.tensor;
 
+import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -111,7 +112,10 @@ public final class Tensor implements AutoCloseable {
     public static Tensor uniform(DType dtype, Rng rng, double lo, double hi, int... shape) {
         Tensor t = empty(dtype, shape);
         long start = rng.advance(t.numel());
-        for (long i = 0, n = t.numel(); i < n; i++) t.setDouble(i, lo + (hi - lo) * rng.uniformAt(start + i));
+        // value i depends only on (seed, start + i): the same tensor for every thread count
+        Parallel.range(t.numel(), 1 << 14, (a, b) -> {
+            for (long i = a; i < b; i++) t.storeAt(i, lo + (hi - lo) * rng.uniformAt(start + i));
+        });
         return t;
     }
 
@@ -119,7 +123,9 @@ public final class Tensor implements AutoCloseable {
     public static Tensor normal(DType dtype, Rng rng, double mean, double std, int... shape) {
         Tensor t = empty(dtype, shape);
         long start = rng.advance(t.numel());
-        for (long i = 0, n = t.numel(); i < n; i++) t.setDouble(i, mean + std * rng.normalAt(start + i));
+        Parallel.range(t.numel(), 1 << 14, (a, b) -> {
+            for (long i = a; i < b; i++) t.storeAt(i, mean + std * rng.normalAt(start + i));
+        });
         return t;
     }
 
@@ -174,8 +180,17 @@ public final class Tensor implements AutoCloseable {
     public MemorySegment segment() { return storage.segment(); }
     /** Byte offset of element [0,...,0] in {@link #segment()}. */
     public long byteOffset() { return offset * dtype.bytes; }
-    /** True when elements are laid out row-major without gaps. */
-    public boolean isContiguous() { return Arrays.equals(strides, Shape.contiguousStrides(shape)) || numel() <= 1; }
+    /** True when elements are laid out row-major without gaps (strides of size-1 dimensions are ignored). */
+    public boolean isContiguous() {
+        if (numel() <= 1) return true;
+        long expected = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            if (shape[d] == 1) continue; // the stride of a size-1 dimension is never used
+            if (strides[d] != expected) return false;
+            expected *= shape[d];
+        }
+        return true;
+    }
     public boolean isClosed() { return storage.isClosed(); }
     /** The backend that runs this tensor's ops. */
     public Backend backend() { return Backend.of(storage.device()); }
@@ -205,6 +220,8 @@ public final class Tensor implements AutoCloseable {
 
     /** Storage element index of the logical flat (row-major) index {@code i}. */
     public long elementIndex(long i) {
+        if (i < 0 || i >= numel())
+            throw new IndexOutOfBoundsException("flat index " + i + " out of " + numel() + " elements of shape " + Arrays.toString(shape));
         long e = offset;
         for (int d = shape.length - 1; d >= 0; d--) {
             long q = i / shape[d];
@@ -247,8 +264,8 @@ public final class Tensor implements AutoCloseable {
         switch (dtype) {
             case F32 -> s.setAtIndex(ValueLayout.JAVA_FLOAT, e, (float) v);
             case F64 -> s.setAtIndex(ValueLayout.JAVA_DOUBLE, e, v);
-            case BF16 -> s.setAtIndex(ValueLayout.JAVA_SHORT, e, Half.toBF16((float) v));
-            case F16 -> s.setAtIndex(ValueLayout.JAVA_SHORT, e, Half.toF16((float) v));
+            case BF16 -> s.setAtIndex(ValueLayout.JAVA_SHORT, e, Half.toBF16(v));
+            case F16 -> s.setAtIndex(ValueLayout.JAVA_SHORT, e, Half.toF16(v));
             case I8 -> s.set(ValueLayout.JAVA_BYTE, e, (byte) Math.max(-128, Math.min(127, Math.rint(v))));
             case U8 -> s.set(ValueLayout.JAVA_BYTE, e, (byte) Math.max(0, Math.min(255, Math.rint(v))));
             case I32 -> s.setAtIndex(ValueLayout.JAVA_INT, e, (int) Math.rint(v));
@@ -393,7 +410,11 @@ public final class Tensor implements AutoCloseable {
         int[] ns = newShape.clone();
         long[] st = new long[newShape.length];
         for (int i = 0; i < newShape.length; i++) {
-            if (i < lead) { st[i] = 0; continue; }
+            if (i < lead) {
+                if (ns[i] < 0) throw new IllegalArgumentException("cannot expand " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
+                st[i] = 0;
+                continue;
+            }
             int s = shape[i - lead];
             if (ns[i] == -1) ns[i] = s;
             if (s == ns[i]) st[i] = strides[i - lead];
@@ -428,7 +449,11 @@ public final class Tensor implements AutoCloseable {
         return reshape(-1);
     }
 
-    /** This tensor if contiguous, else a contiguous copy. */
+    /**
+     * This tensor if it is contiguous, starts at offset 0 and spans its whole storage; else a contiguous
+     * copy. Either way the result's elements are {@code segment()} bytes [0, numel·bytes) in row-major
+     * order. Close the result only if it is a different object.
+     */
     public Tensor contiguous() {
         return isContiguous() && offset == 0 && storage.byteSize() == numel() * dtype.bytes ? this : copy();
     }
@@ -521,9 +546,15 @@ public final class Tensor implements AutoCloseable {
     // ---------------------------------------------------------------- reductions
 
     /** Sum of all elements (0-d tensor). */
-    public Tensor sum() { return backend().reduce(ReduceOp.SUM, flatten(), 0, false); }
+    public Tensor sum() { return reduceAll(ReduceOp.SUM); }
     /** Mean of all elements (0-d tensor). */
-    public Tensor mean() { return backend().reduce(ReduceOp.MEAN, flatten(), 0, false); }
+    public Tensor mean() { return reduceAll(ReduceOp.MEAN); }
+
+    private Tensor reduceAll(ReduceOp op) {
+        try (Tensor flat = flatten()) { // a copy when this is not viewable as 1-D; closing a view is a no-op
+            return backend().reduce(op, flat, 0, false);
+        }
+    }
     public Tensor sum(int dim, boolean keepdim) { return backend().reduce(ReduceOp.SUM, this, dim, keepdim); }
     public Tensor mean(int dim, boolean keepdim) { return backend().reduce(ReduceOp.MEAN, this, dim, keepdim); }
     public Tensor max(int dim, boolean keepdim) { return backend().reduce(ReduceOp.MAX, this, dim, keepdim); }

@@ -27,13 +27,22 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException(what + ": shapes " + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()) + " differ");
     }
 
+    // checked before an output is allocated, so a closed input cannot leak the output
+    private static void alive(String what, Tensor... ts) {
+        for (Tensor t : ts)
+            if (t.isClosed())
+                throw new IllegalStateException(what + ": tensor " + t.dtype() + Arrays.toString(t.shape()) + " used after close");
+    }
+
     private static void computeDType(String what, Tensor t) {
+        alive(what, t);
         if (t.dtype() != DType.F32 && t.dtype() != DType.F64)
             throw new IllegalArgumentException(what + " computes in F32 or F64, got " + t.dtype() + "; convert with to()");
     }
 
     @Override
     public void copy(Tensor src, Tensor dst) {
+        alive("copy", src, dst);
         sameShape("copy", src, dst);
         Elementwise.copy(src, dst);
     }
@@ -58,19 +67,42 @@ public final class CpuBackend implements Backend {
     public Tensor unary(UnaryOp op, Tensor x, double arg) {
         computeDType(op.name().toLowerCase(), x);
         Tensor out = Tensor.empty(x.dtype(), x.shape());
-        Elementwise.unary(op, x, out, arg);
+        Tensor xu = unitStride(x);
+        try {
+            Elementwise.unary(op, xu, out, arg);
+        } finally {
+            if (xu != x) xu.close();
+        }
         return out;
     }
 
     @Override
     public Tensor binary(BinaryOp op, Tensor a, Tensor b) {
+        alive(op.name().toLowerCase(), a, b);
         if (a.dtype() != b.dtype())
             throw new IllegalArgumentException(op.name().toLowerCase() + ": dtypes " + a.dtype() + " and " + b.dtype() + " differ");
         computeDType(op.name().toLowerCase(), a);
         int[] s = Shape.broadcast(a.shape(), b.shape());
         Tensor out = Tensor.empty(a.dtype(), s);
-        Elementwise.binary(op, Shape.broadcastTo(a, s), Shape.broadcastTo(b, s), out);
+        Tensor ab = Shape.broadcastTo(a, s), bb = Shape.broadcastTo(b, s);
+        Tensor au = unitStride(ab), bu = unitStride(bb);
+        try {
+            Elementwise.binary(op, au, bu, out);
+        } finally {
+            if (au != ab) au.close();
+            if (bu != bb) bu.close();
+        }
         return out;
+    }
+
+    /**
+     * A contiguous copy of a large F32 operand whose last dimension is strided (a transposed view), so the
+     * op runs on the vector path after one cache-blocked copy; otherwise t itself.
+     */
+    private static Tensor unitStride(Tensor t) {
+        if (t.dtype() == DType.F32 && t.dim() >= 2 && t.numel() >= 4096 && t.size(-1) > 1 && t.stride(-1) != 1 && t.stride(-1) != 0)
+            return t.contiguous();
+        return t;
     }
 
     @Override
@@ -93,6 +125,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor matmul(Tensor a, Tensor b) {
+        alive("matmul", a, b);
         return MatMul.matmul(a, b);
     }
 
@@ -106,6 +139,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor indexSelect(Tensor x, int dim, Tensor idx) {
+        alive("indexSelect", x, idx);
         dim = Shape.axis(dim, x.dim());
         int[] s = x.shape();
         checkIndex(idx, s[dim], "indexSelect");
@@ -138,30 +172,36 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor gather(Tensor x, int dim, Tensor idx) {
+        alive("gather", x, idx);
         dim = Shape.axis(dim, x.dim());
         if (idx.dim() != x.dim()) throw new IllegalArgumentException("gather: index rank " + idx.dim() + " != input rank " + x.dim());
         checkIndex(idx, x.size(dim), "gather");
         int[] is = idx.shape();
+        for (int a = 0; a < is.length; a++) // checked before allocating, so a bad call leaks nothing
+            if (a != dim && is[a] > x.size(a))
+                throw new IndexOutOfBoundsException("gather: index shape " + Arrays.toString(is) + " exceeds input " + Arrays.toString(x.shape()));
         Tensor out = Tensor.empty(x.dtype(), is);
         int[] pos = new int[is.length];
         for (long i = 0, n = idx.numel(); i < n; i++) {
             unravel(i, is, pos);
-            int saved = pos[dim];
             pos[dim] = (int) idx.loadAt(idx.elementIndex(i));
-            for (int a = 0; a < is.length; a++)
-                if (a != dim && pos[a] >= x.size(a))
-                    throw new IndexOutOfBoundsException("gather: index shape " + Arrays.toString(is) + " exceeds input " + Arrays.toString(x.shape()));
-            out.setDouble(i, x.get(pos));
-            pos[dim] = saved;
+            out.storeAt(i, x.get(pos));
         }
         return out;
     }
 
     @Override
     public Tensor scatterAdd(Tensor x, int dim, Tensor idx, Tensor src) {
+        alive("scatterAdd", x, idx, src);
         dim = Shape.axis(dim, x.dim());
         sameShape("scatterAdd index/src", idx, src);
         checkIndex(idx, x.size(dim), "scatterAdd");
+        int[] is0 = idx.shape();
+        if (is0.length != x.dim())
+            throw new IllegalArgumentException("scatterAdd: index rank " + is0.length + " != input rank " + x.dim());
+        for (int a = 0; a < is0.length; a++)
+            if (a != dim && is0[a] > x.size(a))
+                throw new IndexOutOfBoundsException("scatterAdd: index shape " + Arrays.toString(is0) + " exceeds input " + Arrays.toString(x.shape()));
         Tensor out = x.copy();
         int[] is = idx.shape();
         int[] pos = new int[is.length];
@@ -179,6 +219,10 @@ public final class CpuBackend implements Backend {
         if (idx.dim() != 1 || src.size(0) != idx.size(0))
             throw new IllegalArgumentException("indexAdd: index " + Arrays.toString(idx.shape()) + " vs src " + Arrays.toString(src.shape()));
         checkIndex(idx, dst.size(0), "indexAdd");
+        int[] rowD = Arrays.copyOfRange(dst.shape(), 1, dst.dim()), rowS = Arrays.copyOfRange(src.shape(), 1, src.dim());
+        if (!Arrays.equals(Shape.broadcast(rowS, rowD), rowD)) // checked up front: a failure must not leave dst half-updated
+            throw new IllegalArgumentException("indexAdd: src rows " + Arrays.toString(src.shape()) + " do not fit dst rows "
+                    + Arrays.toString(dst.shape()));
         int[] ids = idx.toIntArray();
         for (int i = 0; i < ids.length; i++) {
             Tensor row = dst.select(0, ids[i]);

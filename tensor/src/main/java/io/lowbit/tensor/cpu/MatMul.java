@@ -30,7 +30,13 @@ final class MatMul {
         if (k != k2)
             throw new IllegalArgumentException("matmul: shapes " + Arrays.toString(a0.shape()) + " and " + Arrays.toString(b0.shape()) + " do not align");
         int[] ab = Arrays.copyOf(a.shape(), a.dim() - 2), bb = Arrays.copyOf(b.shape(), b.dim() - 2);
-        int[] batch = Shape.broadcast(ab, bb);
+        int[] batch;
+        try {
+            batch = Shape.broadcast(ab, bb);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("matmul: batch dimensions of shapes " + Arrays.toString(a0.shape()) + " and "
+                    + Arrays.toString(b0.shape()) + " do not broadcast");
+        }
         int[] outShape = Arrays.copyOf(batch, batch.length + 2);
         outShape[batch.length] = m;
         outShape[batch.length + 1] = n;
@@ -44,7 +50,13 @@ final class MatMul {
         if (la == null) { ac = a.contiguous(); ae = ac.expand(aFull); la = layout(m, k, ae.stride(-2), ae.stride(-1)); }
         long[] lb = layout(k, n, be.stride(-2), be.stride(-1));
         if (lb == null) { bc = b.contiguous(); be = bc.expand(bFull); lb = layout(k, n, be.stride(-2), be.stride(-1)); }
-        Tensor out = Tensor.empty(a.dtype(), outShape);
+        // dropping the size-1 dims that 1-D operands were promoted with leaves the row-major layout unchanged,
+        // so the result is allocated in its final shape and written with [..., m, n] offsets
+        int[] finalShape = outShape;
+        if (a0.dim() == 1 && b0.dim() == 1) finalShape = new int[0];
+        else if (a0.dim() == 1) { finalShape = Arrays.copyOf(batch, batch.length + 1); finalShape[batch.length] = n; }
+        else if (b0.dim() == 1) { finalShape = Arrays.copyOf(batch, batch.length + 1); finalShape[batch.length] = m; }
+        Tensor out = Tensor.empty(a.dtype(), finalShape);
         long batches = Shape.numel(batch);
         int[] pos = new int[batch.length];
         for (long bi = 0; bi < batches; bi++) {
@@ -64,24 +76,7 @@ final class MatMul {
         }
         if (ac != null && ac != a) ac.close();
         if (bc != null && bc != b) bc.close();
-        if (a0.dim() == 1 && b0.dim() == 1) return squeezeOwned(out, new int[0]);
-        if (a0.dim() == 1) {
-            int[] s = out.shape();
-            int[] ns = new int[s.length - 1];
-            System.arraycopy(s, 0, ns, 0, s.length - 2);
-            ns[ns.length - 1] = n;
-            return squeezeOwned(out, ns);
-        }
-        if (b0.dim() == 1) return squeezeOwned(out, Arrays.copyOf(out.shape(), out.dim() - 1));
         return out;
-    }
-
-    // contiguous reshape that keeps ownership of out's storage
-    private static Tensor squeezeOwned(Tensor out, int[] shape) {
-        Tensor r = out.reshape(shape);
-        Tensor c = r.copy();
-        out.close();
-        return c;
     }
 
     private static void dgemm(Tensor a, long aOff, long[] la, Tensor b, long bOff, long[] lb, Tensor c, long cOff, int m, int n, int k) {

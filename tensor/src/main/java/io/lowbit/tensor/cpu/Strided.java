@@ -6,14 +6,10 @@ import io.lowbit.tensor.Tensor;
  * Iteration over same-shaped strided operands, row by row. Dimensions that are laid out contiguously in
  * every operand are merged first, so a contiguous tensor of any rank is one long row and a row-broadcast
  * is a loop of vector-friendly rows. Used at the edge of kernels: the inner loop sees a base element
- * index and an element stride per operand.
+ * index and an element stride per operand, and long rows are cut into pieces so one contiguous tensor
+ * still spreads across the pool.
  */
 final class Strided {
-    /** Called once per row with each operand's base element index. */
-    interface RowBody {
-        void row(long[] base, long rowIndex);
-    }
-
     final int[] shape; // coalesced
     final long[][] strides; // [operand][dim], coalesced
     final long[] offsets;
@@ -72,27 +68,40 @@ final class Strided {
         return strides[i][shape.length - 1];
     }
 
-    /** Runs body for rows [lo, hi). */
-    void forRows(long lo, long hi, RowBody body) {
-        int nd = shape.length;
-        int ops = offsets.length;
-        long[] base = new long[ops];
-        for (long row = lo; row < hi; row++) {
-            long rem = row;
-            for (int i = 0; i < ops; i++) base[i] = offsets[i];
-            for (int d = nd - 2; d >= 0; d--) {
-                long q = rem / shape[d];
-                long idx = rem - q * shape[d];
-                rem = q;
-                for (int i = 0; i < ops; i++) base[i] += idx * strides[i][d];
-            }
-            body.row(base, row);
-        }
+    /** Called once per piece of a row with each operand's base element index and the piece's length. */
+    interface SegmentBody {
+        void run(long[] base, int length);
     }
 
-    /** Runs body over all rows, in parallel when the work is large enough. */
-    void forAllRows(RowBody body) {
-        long grain = Math.max(1, 32768 / Math.max(1, rowLength));
-        Parallel.range(rows, grain, (lo, hi) -> forRows(lo, hi, body));
+    /** Longest row piece one task handles: long rows (a contiguous tensor is one row) split into these. */
+    static final int SEGMENT = 1 << 14;
+
+    /**
+     * Runs body over every row, each cut into pieces of at most {@link #SEGMENT} elements, in parallel
+     * when the work is large enough; so even a single long row is split across the pool.
+     */
+    void forAllSegments(SegmentBody body) {
+        int segs = Math.max(1, (rowLength + SEGMENT - 1) / SEGMENT);
+        long tasks = rows * segs;
+        long grain = Math.max(1, 32768 / Math.max(1, Math.min(rowLength, SEGMENT)));
+        int nd = shape.length, ops = offsets.length;
+        Parallel.range(tasks, grain, (lo, hi) -> {
+            long[] base = new long[ops];
+            for (long task = lo; task < hi; task++) {
+                long row = task / segs;
+                int seg = (int) (task - row * segs);
+                long rem = row;
+                for (int i = 0; i < ops; i++) base[i] = offsets[i];
+                for (int d = nd - 2; d >= 0; d--) {
+                    long q = rem / shape[d];
+                    long idx = rem - q * shape[d];
+                    rem = q;
+                    for (int i = 0; i < ops; i++) base[i] += idx * strides[i][d];
+                }
+                long start = (long) seg * SEGMENT;
+                for (int i = 0; i < ops; i++) base[i] += start * strides[i][nd - 1];
+                body.run(base, (int) Math.min(SEGMENT, rowLength - start));
+            }
+        });
     }
 }
