@@ -15,8 +15,9 @@ import java.util.Map;
  * A linear layer frozen as integers after Block-AP, whose step sizes still train (E2E-QP, spec "Phase 2"):
  * y = x·Wᵀ (+ b), W = s·(q − z) with q and z frozen in an {@link AffineQuantizedTensor} and s the trainable
  * parameter {@code scale} [scaleRows, numGroups], initialized from the tensor's scales
- * ({@link DequantScaleLinear}). Owns the quantized tensor; {@link #toQuantizedTensor()} exports the
- * integers with the current step sizes.
+ * ({@link DequantScaleLinear}). Owns the quantized tensor, whose components are registered as buffers
+ * ("qweight", "scales", "zeros", "g_idx") so closing any enclosing module frees them;
+ * {@link #toQuantizedTensor()} exports the integers with the current step sizes.
  */
 public final class ScaleOnlyQuantLinear extends Layer {
     private final AffineQuantizedTensor q;
@@ -27,6 +28,7 @@ public final class ScaleOnlyQuantLinear extends Layer {
         if (bias != null && (bias.dim() != 1 || bias.size(0) != q.rows()))
             throw new IllegalArgumentException("bias " + java.util.Arrays.toString(bias.shape()) + " does not match quantized weight rows " + q.rows());
         this.q = q;
+        for (Map.Entry<String, Tensor> e : q.components().entrySet()) registerBuffer(e.getKey(), e.getValue()); // frozen q, z: in the state dict, freed with the model
         int sr = q.spec().scaleRows(q.rows()), ng = q.numGroups();
         Tensor s = Tensor.empty(dtype, sr, ng);
         for (int r = 0; r < sr; r++) for (int g = 0; g < ng; g++) s.setDouble((long) r * ng + g, q.scale(r, g));
