@@ -46,7 +46,7 @@ public final class E2eQp implements AutoCloseable {
         return Collections.unmodifiableList(scales);
     }
 
-    /** One step: loss, backward, clip, AdamW on s, schedule; returns the loss value. */
+    /** One step: loss, backward, clip, AdamW on s, s clamped to [1e-4, 1e4], schedule; returns the loss value. */
     public double step(Supplier<Var> loss) {
         try (MemoryScope _ = MemoryScope.open()) {
             Var l = loss.get();
@@ -55,8 +55,18 @@ public final class E2eQp implements AutoCloseable {
             if (cfg.clipNorm() > 0) ClipGrad.clipGradNorm(scales, cfg.clipNorm());
             optimizer.step();
             optimizer.zeroGrad();
+            projectScales();
             schedule.step();
             return v;
+        }
+    }
+
+    /** Keeps every step size in [1e-4, 1e4] (the spec's clamp of s), so the integers stay storable. */
+    private void projectScales() {
+        for (Parameter p : scales) {
+            var d = p.data();
+            for (long i = 0, n = d.numel(); i < n; i++)
+                d.setDouble(i, Math.max(EfficientQatLinear.S_MIN, Math.min(EfficientQatLinear.S_MAX, d.getDouble(i))));
         }
     }
 
