@@ -3,6 +3,7 @@ package io.lowbit.quant.efficientqat;
 import io.lowbit.autograd.Function;
 import io.lowbit.quant.uniform.AffineQuantizedTensor;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.cpu.Parallel;
 import java.util.Arrays;
 
 /**
@@ -21,6 +22,7 @@ public final class DequantScaleLinear extends Function {
 
     private final AffineQuantizedTensor q;
     private final int tileElements;
+    private final int[] groupOf;
 
     /** The op over frozen integers {@code q} (borrowed, not closed). */
     public DequantScaleLinear(AffineQuantizedTensor q) {
@@ -32,6 +34,7 @@ public final class DequantScaleLinear extends Function {
         if (tileElements < 1) throw new IllegalArgumentException("tileElements must be >= 1, got " + tileElements);
         this.q = q;
         this.tileElements = tileElements;
+        this.groupOf = q.groupIndex();
     }
 
     @Override
@@ -48,11 +51,12 @@ public final class DequantScaleLinear extends Function {
         int[] shape = x.shape();
         shape[shape.length - 1] = rows;
         Tensor y = Tensor.empty(x.dtype(), shape);
+        double[] sv = s.toDoubleArray();
         Tensor x2 = x.reshape(-1, cols), y2 = y.reshape(-1, rows);
         try {
             for (int r0 = 0, step = tileRows(); r0 < rows; r0 += step) {
                 int r1 = Math.min(rows, r0 + step);
-                try (Tensor wt = tile(r0, r1, s, x); Tensor yt = x2.matmul(wt.t())) {
+                try (Tensor wt = tile(r0, r1, sv, x); Tensor yt = x2.matmul(wt.t())) {
                     y2.narrow(1, r0, r1 - r0).copyFrom(yt);
                 }
             }
@@ -68,22 +72,24 @@ public final class DequantScaleLinear extends Function {
         int rows = q.rows(), cols = q.cols(), ng = q.numGroups();
         Tensor x2 = x.reshape(-1, cols), g2 = g.reshape(-1, rows);
         Tensor dx = needsInputGrad(0) ? Tensor.zeros(x.dtype(), x2.size(0), cols) : null;
-        double[] ds = needsInputGrad(1) ? new double[(int) s.numel()] : null;
+        double[] ds = needsInputGrad(1) ? new double[(int) s.numel()] : null, sv = s.toDoubleArray();
         try {
             for (int r0 = 0, step = tileRows(); r0 < rows; r0 += step) {
                 int r1 = Math.min(rows, r0 + step);
                 Tensor gt = g2.narrow(1, r0, r1 - r0);
                 if (dx != null)
-                    try (Tensor wt = tile(r0, r1, s, x); Tensor p = gt.matmul(wt)) {
+                    try (Tensor wt = tile(r0, r1, sv, x); Tensor p = gt.matmul(wt)) {
                         dx.addInPlace(p);
                     }
                 if (ds != null)
-                    try (Tensor gw = gt.t().matmul(x2)) {                    // ∂L/∂W for rows [r0, r1)
+                    try (Tensor gw = gt.t().matmul(x2)) {                    // ∂L/∂W for rows [r0, r1), contiguous
                         for (int r = r0; r < r1; r++) {
                             int sr = q.scaleRow(r);
+                            int[] z = zeros(r);
+                            long base = gw.offset() + (long) (r - r0) * cols;
                             for (int c = 0; c < cols; c++) {
-                                int grp = q.groupOf(c);
-                                ds[sr * ng + grp] += gw.get(r - r0, c) * (q.code(r, c) - q.zero(r, grp));
+                                int grp = groupOf[c];
+                                ds[sr * ng + grp] += gw.loadAt(base + c) * (q.code(r, c) - z[grp]);
                             }
                         }
                     }
@@ -104,17 +110,27 @@ public final class DequantScaleLinear extends Function {
         return Math.max(1, Math.min(q.rows(), tileElements / q.cols()));
     }
 
-    /** W[r0:r1, :] = s·(q − z) in {@code like}'s dtype (a new tensor). */
-    private Tensor tile(int r0, int r1, Tensor s, Tensor like) {
-        int cols = q.cols();
+    /** W[r0:r1, :] = s·(q − z) in {@code like}'s dtype (a new tensor); {@code s} row-major [scaleRows, numGroups]. */
+    private Tensor tile(int r0, int r1, double[] s, Tensor like) {
+        int cols = q.cols(), ng = q.numGroups();
         Tensor t = Tensor.empty(like.dtype(), r1 - r0, cols);
-        for (int r = r0; r < r1; r++) {
-            int sr = q.scaleRow(r);
-            for (int c = 0; c < cols; c++) {
-                int grp = q.groupOf(c);
-                t.storeAt((long) (r - r0) * cols + c, s.get(sr, grp) * (q.code(r, c) - q.zero(r, grp)) + 0.0);
+        Parallel.range(r1 - r0, Math.max(1, 8192 / cols), (lo, hi) -> {
+            for (int r = r0 + (int) lo; r < r0 + hi; r++) {
+                int sr = q.scaleRow(r);
+                int[] z = zeros(r);
+                for (int c = 0; c < cols; c++) {
+                    int grp = groupOf[c];
+                    t.storeAt((long) (r - r0) * cols + c, s[sr * ng + grp] * (q.code(r, c) - z[grp]) + 0.0);
+                }
             }
-        }
+        });
         return t;
+    }
+
+    /** Zero point of every group of row {@code r}. */
+    private int[] zeros(int r) {
+        int[] z = new int[q.numGroups()];
+        for (int g = 0; g < z.length; g++) z[g] = q.zero(r, g);
+        return z;
     }
 }

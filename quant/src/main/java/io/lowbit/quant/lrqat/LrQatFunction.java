@@ -111,12 +111,13 @@ public final class LrQatFunction extends Function {
     private Tensor scaleClamped(Tensor r, Tensor s) {
         int cols = phi0.cols(), ng = s.size(1);
         double qmin = -(1 << (phi0.bits() - 1)), qmax = (1 << (phi0.bits() - 1)) - 1;
+        double[] sv = s.toDoubleArray();
         long base = r.offset();
         Parallel.range(phi0.rows(), Math.max(1, 8192 / cols), (lo, hi) -> {
             for (int row = (int) lo; row < hi; row++)
                 for (int c = 0; c < cols; c++) {
                     long e = base + (long) row * cols + c;
-                    double sc = s.getDouble((long) row * ng + c / groupCols);
+                    double sc = sv[row * ng + c / groupCols];
                     r.storeAt(e, sc * Math.max(qmin, Math.min(qmax, r.loadAt(e))) + 0.0); // + 0.0: no −0.0, as the integer merge
                 }
         });
@@ -127,18 +128,20 @@ public final class LrQatFunction extends Function {
     private void steMask(Tensor r, Tensor s, Tensor gw, Tensor ds) {
         int cols = phi0.cols(), ng = s.size(1);
         double qmin = -(1 << (phi0.bits() - 1)), qmax = (1 << (phi0.bits() - 1)) - 1;
+        double[] sv = s.toDoubleArray(), dsv = new double[sv.length];
         Parallel.range(phi0.rows(), Math.max(1, 8192 / cols), (lo, hi) -> {
             for (int row = (int) lo; row < hi; row++)
                 for (int grp = 0; grp < ng; grp++) {
-                    double sc = s.getDouble((long) row * ng + grp), acc = 0;
+                    double sc = sv[row * ng + grp], acc = 0;
                     for (int c = grp * groupCols, end = Math.min(cols, c + groupCols); c < end; c++) {
                         long i = (long) row * cols + c;
                         double rv = r.loadAt(r.offset() + i), gv = gw.loadAt(gw.offset() + i);
                         acc += gv * Math.max(qmin, Math.min(qmax, rv));
                         gw.storeAt(gw.offset() + i, rv >= qmin && rv <= qmax ? gv * sc * alphaOverR : 0);
                     }
-                    ds.setDouble((long) row * ng + grp, acc);
+                    dsv[row * ng + grp] = acc;
                 }
         });
+        for (int i = 0; i < dsv.length; i++) ds.setDouble(i, dsv[i]);
     }
 }
