@@ -166,6 +166,45 @@ class LrQatLinearTest {
             }
     }
 
+    /** fakeQuantWeight vs a plain reference loop of the spec's equation, odd shapes, every φ, per channel and per group. */
+    @Test
+    void fakeQuantWeightMatchesReferenceLoop() {
+        for (Downcast phiKind : Downcast.values())
+            for (int[] shape : new int[][] {{1, 1}, {7, 33}, {33, 65}, {65, 7}}) {
+                int out = shape[0], in = shape[1], gc = in > 8 ? 8 : in, ng = (in + gc - 1) / gc, rank = 3, bits = 3;
+                Rng rng = new Rng(out * 131 + in + phiKind.ordinal());
+                try (Tensor w0 = Tensor.normal(DType.F32, rng, 0, 0.05, out, in);
+                     Tensor a = Tensor.normal(DType.F32, rng, 0, 0.7, out, rank);
+                     Tensor b = Tensor.normal(DType.F32, rng, 0, 0.7, rank, in);
+                     Tensor s = Tensor.uniform(DType.F32, rng, 0.01, 0.03, out, ng)) {
+                    float[] s0 = LpRangeSearch.scales(w0, bits, gc, 4);
+                    try (Phi0 phi = Phi0.of(w0, s0, gc, bits, phiKind); Tensor w = new LrQatFunction(phi, 0.5, gc).fakeQuantWeight(a, b, s)) {
+                        for (int r = 0; r < out; r++)
+                            for (int c = 0; c < in; c++) {
+                                double ab = 0;
+                                for (int k = 0; k < rank; k++) ab += a.get(r, k) * b.get(k, c);
+                                double p = phi.get(r, c) + 0.5 * ab;
+                                double want = s.get(r, c / gc) * Math.max(-4, Math.min(3, Math.rint(p)));
+                                assertEquals((float) want, (float) w.get(r, c), 1e-9, phiKind + " " + out + "x" + in + " at [" + r + ", " + c + "]");
+                            }
+                    }
+                }
+            }
+    }
+
+    /** Shape mismatches name both shapes. */
+    @Test
+    void badShapesAreRejectedClearly() {
+        try (Tensor w0 = Tensor.normal(DType.F32, new Rng(50), 0, 0.05, 4, 6);
+             LrQatLinear l = new LrQatLinear(w0, null, LrQatConfig.defaults().withRank(2), new Rng(1), DType.F32);
+             MemoryScope _ = MemoryScope.open()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> l.forward(new Var(Tensor.zeros(DType.F32, 2, 5))));
+            assertTrue(e.getMessage().contains("[2, 5]") && e.getMessage().contains("6"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> new LrQatLinear(w0, Tensor.zeros(DType.F32, 5), LrQatConfig.defaults(), new Rng(1), DType.F32));
+            assertThrows(IllegalArgumentException.class, () -> LrQatConfig.defaults().withBits(5));
+        }
+    }
+
     /** Same integers from both φ variants through a whole layer, for a weight on the s0 grid. */
     @Test
     void downcastVariantsMergeToIdenticalIntegers() {
