@@ -44,8 +44,9 @@ public final class AffineFakeQuant extends Function {
     @Override
     protected Tensor forward(Tensor... in) {
         Tensor w = in[0], s = in[1], z = in[2];
+        if (w.dim() != 2) throw new IllegalArgumentException("fake quant needs a 2-D weight [out, in], got " + Arrays.toString(w.shape()));
         int rows = w.size(0), cols = w.size(1), ng = (cols + groupCols - 1) / groupCols;
-        if (w.dim() != 2 || !Arrays.equals(s.shape(), new int[] {rows, ng}) || !Arrays.equals(z.shape(), new int[] {rows, ng}))
+        if (!Arrays.equals(s.shape(), new int[] {rows, ng}) || !Arrays.equals(z.shape(), new int[] {rows, ng}))
             throw new IllegalArgumentException("fake quant: weight " + Arrays.toString(w.shape()) + " with group " + groupCols
                     + " needs s and z [" + rows + ", " + ng + "], got " + Arrays.toString(s.shape()) + " and " + Arrays.toString(z.shape()));
         saveForBackward(w, s, z);

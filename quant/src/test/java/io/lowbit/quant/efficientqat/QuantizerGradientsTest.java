@@ -87,6 +87,49 @@ class QuantizerGradientsTest {
         }
     }
 
+    /** Forward and all three gradients vs a plain loop of the spec's formulas, odd shapes, partial groups, ~30% clipped. */
+    @Test
+    void kernelMatchesReferenceLoop() {
+        for (int[] shape : new int[][] {{1, 1}, {7, 33}, {33, 7}, {65, 31}}) {
+            int rows = shape[0], cols = shape[1], gc = 4, ng = (cols + gc - 1) / gc, bits = 3, maxq = 7;
+            Rng rng = new Rng(rows * 97 + cols);
+            try (MemoryScope _ = MemoryScope.open()) {
+                Var w = Var.param(Tensor.normal(DType.F64, rng, 0, 1, rows, cols));
+                Var s = Var.param(Tensor.uniform(DType.F64, rng, 0.15, 0.4, rows, ng));
+                Var z = Var.param(Tensor.uniform(DType.F64, rng, 0, 7, rows, ng));
+                Tensor g = Tensor.normal(DType.F64, rng, 0, 1, rows, cols);
+                Var wq = new AffineFakeQuant(bits, gc).apply(w, s, z);
+                wq.backward(g);
+                double[] ds = new double[rows * ng], dz = new double[rows * ng];
+                for (int r = 0; r < rows; r++)
+                    for (int c = 0; c < cols; c++) {
+                        int k = r * ng + c / gc;
+                        double sc = s.data().getDouble(k), zr = Math.rint(z.data().getDouble(k)), v = w.data().get(r, c) / sc;
+                        double u = Math.rint(v) + zr, q = Math.max(0, Math.min(maxq, u)), gv = g.get(r, c);
+                        assertEquals(sc * (q - zr), wq.data().get(r, c), 1e-12, "forward");
+                        boolean in = u >= 0 && u <= maxq;
+                        assertEquals(in ? gv : 0, w.grad().get(r, c), 0, "∂W");
+                        ds[k] += gv * (in ? Math.rint(v) - v : q - zr);
+                        dz[k] += in ? 0 : -gv * sc;
+                    }
+                assertArrayEquals(ds, s.grad().toDoubleArray(), 1e-12, "∂s " + rows + "x" + cols);
+                assertArrayEquals(dz, z.grad().toDoubleArray(), 1e-12, "∂z " + rows + "x" + cols);
+                for (Var v : List.of(w, s, z)) v.zeroGrad();
+            }
+        }
+    }
+
+    /** Mismatched s or z shapes are rejected with both shapes in the message. */
+    @Test
+    void badShapesAreRejectedClearly() {
+        try (MemoryScope _ = MemoryScope.open()) {
+            Var w = new Var(Tensor.zeros(DType.F32, 3, 8));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new AffineFakeQuant(2, 4).apply(w, new Var(Tensor.zeros(DType.F32, 3, 3)), new Var(Tensor.zeros(DType.F32, 3, 2))));
+            assertTrue(e.getMessage().contains("[3, 8]") && e.getMessage().contains("[3, 2]"), e.getMessage());
+        }
+    }
+
     /** Frozen integers dequantize bit-identically to the F32 fake-quantized weight (odd shapes, partial groups). */
     @Test
     void freezeEqualsFakeQuant() {
