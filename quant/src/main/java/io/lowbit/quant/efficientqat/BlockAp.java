@@ -71,6 +71,16 @@ public final class BlockAp {
      * sample, in order. The caller keeps the tensors.
      */
     public static Report train(Layer block, List<Tensor> inputs, List<Tensor> targets, BlockApConfig cfg) {
+        List<Var> norms = new ArrayList<>();
+        for (Module m : block.namedModules().values()) if (m instanceof RMSNorm n && n.weight().requiresGrad()) norms.add(n.weight());
+        return train(block, inputs, targets, cfg, norms);
+    }
+
+    /**
+     * {@link #train(Layer, List, List, BlockApConfig)} with the norm weights given explicitly (for blocks whose
+     * norms are not {@link RMSNorm} modules); they train with the linear weights' learning rate.
+     */
+    public static Report train(Layer block, List<Tensor> inputs, List<Tensor> targets, BlockApConfig cfg, List<? extends Var> normWeights) {
         if (inputs.size() != targets.size() || inputs.isEmpty())
             throw new IllegalArgumentException("Block-AP needs as many targets as inputs (and at least one), got " + inputs.size() + " and " + targets.size());
         List<EfficientQatLinear> layers = quantLayers(block);
@@ -81,7 +91,7 @@ public final class BlockAp {
             quant.add(l.scale());
             quant.add(l.zero());
         }
-        for (Module m : block.namedModules().values()) if (m instanceof RMSNorm n && n.weight().requiresGrad()) weights.add(n.weight());
+        weights.addAll(normWeights);
         long total = (long) cfg.epochs() * inputs.size();
         double initial = mse(block, inputs, targets);
         double[] losses = new double[(int) total];
