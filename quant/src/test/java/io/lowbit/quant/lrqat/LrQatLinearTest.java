@@ -313,6 +313,52 @@ class LrQatLinearTest {
         }
     }
 
+    /** Persistent training state (weights, frozen Φ0, adapters, gradients, AdamW moments) after one step, in bytes. */
+    private static long trainingStateBytes(io.lowbit.autograd.nn.Layer layer, List<? extends Var> trainable, Tensor x) {
+        MemoryCategory[] cats = {MemoryCategory.WEIGHTS, MemoryCategory.QUANTIZED, MemoryCategory.ADAPTERS, MemoryCategory.GRADIENTS, MemoryCategory.OPTIMIZER};
+        long before = 0;
+        for (MemoryCategory c : cats) before += Allocator.liveBytes(c);
+        long after = 0;
+        try (AdamW opt = new AdamW(trainable, 1e-3, 0.9, 0.95, 1e-8, 0); MemoryScope _ = MemoryScope.open()) {
+            F.sum(layer.forward(new Var(x))).backward();
+            opt.step();
+            for (MemoryCategory c : cats) after += Allocator.liveBytes(c);   // gradients still held, as before zero_grad
+            opt.zeroGrad();
+        }
+        return after - before;
+    }
+
+    /**
+     * The spec's memory claim at layer scale: full QAT keeps an F32 weight, its gradient and two AdamW moments
+     * (16 bytes per weight); LR-QAT keeps Φ0 in 1 byte (Q4.4) or ½ byte (INT4) per weight plus rank-r
+     * factors and per-channel scales with their gradients and moments.
+     */
+    @Test
+    void trainingStateIsAFractionOfFullQat() {
+        Rng rng = new Rng(60);
+        int out = 256, in = 512;
+        try (Tensor x = Tensor.normal(DType.F32, rng, 0, 1, 4, in);
+             io.lowbit.autograd.nn.Linear full = new io.lowbit.autograd.nn.Linear(in, out, false, rng)) {
+            long fullBytes = trainingStateBytes(full, List.of(full.weight()), x) + 4L * out * in; // + the weight itself (made before)
+            long[] lr = new long[2];
+            Downcast[] kinds = {Downcast.FIXED_POINT_INT8, Downcast.INT_PACKED};
+            for (int k = 0; k < 2; k++) {
+                long before = Allocator.liveBytes(MemoryCategory.QUANTIZED) + Allocator.liveBytes(MemoryCategory.ADAPTERS) + Allocator.liveBytes(MemoryCategory.WEIGHTS);
+                try (LrQatLinear l = new LrQatLinear(full.weight().data(), null, LrQatConfig.defaults().withDowncast(kinds[k]), rng, DType.F32)) {
+                    long frozen = Allocator.liveBytes(MemoryCategory.QUANTIZED) + Allocator.liveBytes(MemoryCategory.ADAPTERS)
+                            + Allocator.liveBytes(MemoryCategory.WEIGHTS) - before;
+                    lr[k] = frozen + trainingStateBytes(l, List.of(l.loraA(), l.loraB(), l.scale()), x);
+                }
+            }
+            System.out.printf("training state of a [%d, %d] layer (r 32): full QAT %d B, LR-QAT Q4.4 %d B (%.1f%%), LR-QAT INT4 %d B (%.1f%%)%n",
+                    out, in, fullBytes, lr[0], 100.0 * lr[0] / fullBytes, lr[1], 100.0 * lr[1] / fullBytes);
+            assertEquals(16L * out * in, fullBytes, "full QAT: weight + gradient + 2 moments in F32");
+            long adapters = 4L * 32 * (out + in) + 4L * out;                   // A, B, s
+            assertEquals((long) out * in + 4 * adapters, lr[0], "Q4.4: 1 byte per weight + 4 copies of A, B, s");
+            assertEquals((long) out * in / 2 + 4 * adapters, lr[1], "INT4: two weights per byte + 4 copies of A, B, s");
+        }
+    }
+
     /** W4A8: per-token 8-bit activations within half a step, STE gradient, and the layer applies them before the matmul. */
     @Test
     void dynamicPerTokenActivationQuantization() {
