@@ -179,6 +179,28 @@ class QuantizerGradientsTest {
         }
     }
 
+    /** E2E-QP keeps no dense weight: after forward only y is alive, and forward's transient peak is one tile (+ its product). */
+    @Test
+    void scaleOnlyLinearSavesNoDenseWeight() {
+        Rng rng = new Rng(54);
+        int rows = 129, cols = 63, tokens = 3, tile = 8 * cols;               // 8 rows per tile
+        try (Tensor w = Tensor.normal(DType.F32, rng, 0, 0.1, rows, cols);
+             ScaleOnlyQuantLinear l = new ScaleOnlyQuantLinear(new AffineQuantizer(AffineSpec.perGroup(4, false, 16)).quantize(w), null);
+             MemoryScope _ = MemoryScope.open()) {
+            Var x = new Var(Tensor.normal(DType.F32, rng, 0, 1, tokens, cols));
+            long before = Allocator.liveBytes(io.lowbit.tensor.MemoryCategory.ACTIVATIONS);
+            Allocator.resetPeak();
+            Var y = new DequantScaleLinear(l.quantized(), tile).apply(x, l.scale());
+            long yBytes = 4L * tokens * rows + 64 - (4L * tokens * rows) % 64;
+            assertEquals(before + yBytes, Allocator.liveBytes(io.lowbit.tensor.MemoryCategory.ACTIVATIONS), "only y is alive after forward");
+            long peak = Allocator.peakBytes(io.lowbit.tensor.MemoryCategory.ACTIVATIONS) - before;
+            assertTrue(peak <= yBytes + 4L * tile + 64 + 4L * tokens * 8 + 64, "forward peak " + peak + " is y + one tile, not a dense weight (" + 4L * rows * cols + ")");
+            F.sum(y).backward();
+            assertNotNull(l.scale().grad());
+            l.zeroGrad();
+        }
+    }
+
     /** Forward equals a dense linear over the dequantized weight, and the export carries the trained scales. */
     @Test
     void scaleOnlyLinearForwardAndExport() {
