@@ -13,8 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The tile is 12×32 on AVX-512: 12 rows × 2 vectors of 16 floats = 24 accumulators, plus 2 vectors of B
  * and one broadcast of A, fits the 32 vector registers. Per step p it issues 2 vector loads, 12 broadcast
- * loads and 24 FMAs. The tile is written back as C = alpha·acc + beta·C (beta = 0: C is not read), with
- * masked stores for partial tiles at the right and bottom edges.
+ * loads and 24 FMAs. {@link #update} writes the tile back as C = alpha·acc + beta·C (beta = 0: C is not
+ * read), with masked stores for partial tiles at the right and bottom edges.
  */
 final class GemmKernel {
     /** The vector shape every GEMM kernel uses (16 floats on AVX-512). */
@@ -30,13 +30,11 @@ final class GemmKernel {
     private GemmKernel() {}
 
     /**
-     * C[0:mr, 0:nr] = alpha · Σ_p a[ai + p·MR + r] · b[bi + p·NR + j] + beta · C (the rows beyond mr and
-     * columns beyond nr of the packed panels are zero padding and are not stored).
-     *
-     * @param cOff float index of C[0, 0] in {@code c}; rows are {@code ldc} floats apart
+     * acc[r·NR + j] = Σ_p a[ai + p·MR + r] · b[bi + p·NR + j] for the whole MR×NR tile: the kc rank-1
+     * updates run in 24 register accumulators, which are spilled to {@code acc} once at the end (the
+     * write-back to C is a separate, small method so this one stays free of calls the JIT might not inline).
      */
-    static void tile(int kc, float[] a, int ai, float[] b, int bi, MemorySegment c, long cOff, int ldc,
-                     float alpha, float beta, int mr, int nr) {
+    static void tile(int kc, float[] a, int ai, float[] b, int bi, float[] acc) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
         FloatVector c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z;
@@ -56,40 +54,47 @@ final class GemmKernel {
             x = FloatVector.broadcast(S, a[ai + 10]); c100 = x.fma(b0, c100); c101 = x.fma(b1, c101);
             x = FloatVector.broadcast(S, a[ai + 11]); c110 = x.fma(b0, c110); c111 = x.fma(b1, c111);
         }
-        long row = cOff;
-        store(c, row, c00, c01, alpha, beta, nr);
-        if (mr > 1) store(c, row += ldc, c10, c11, alpha, beta, nr);
-        if (mr > 2) store(c, row += ldc, c20, c21, alpha, beta, nr);
-        if (mr > 3) store(c, row += ldc, c30, c31, alpha, beta, nr);
-        if (mr > 4) store(c, row += ldc, c40, c41, alpha, beta, nr);
-        if (mr > 5) store(c, row += ldc, c50, c51, alpha, beta, nr);
-        if (mr > 6) store(c, row += ldc, c60, c61, alpha, beta, nr);
-        if (mr > 7) store(c, row += ldc, c70, c71, alpha, beta, nr);
-        if (mr > 8) store(c, row += ldc, c80, c81, alpha, beta, nr);
-        if (mr > 9) store(c, row += ldc, c90, c91, alpha, beta, nr);
-        if (mr > 10) store(c, row += ldc, c100, c101, alpha, beta, nr);
-        if (mr > 11) store(c, row += ldc, c110, c111, alpha, beta, nr);
+        c00.intoArray(acc, 0); c01.intoArray(acc, 16);
+        c10.intoArray(acc, 32); c11.intoArray(acc, 48);
+        c20.intoArray(acc, 64); c21.intoArray(acc, 80);
+        c30.intoArray(acc, 96); c31.intoArray(acc, 112);
+        c40.intoArray(acc, 128); c41.intoArray(acc, 144);
+        c50.intoArray(acc, 160); c51.intoArray(acc, 176);
+        c60.intoArray(acc, 192); c61.intoArray(acc, 208);
+        c70.intoArray(acc, 224); c71.intoArray(acc, 240);
+        c80.intoArray(acc, 256); c81.intoArray(acc, 272);
+        c90.intoArray(acc, 288); c91.intoArray(acc, 304);
+        c100.intoArray(acc, 320); c101.intoArray(acc, 336);
+        c110.intoArray(acc, 352); c111.intoArray(acc, 368);
     }
 
-    /** Writes one tile row: C[row, 0:nr] = alpha·(v0 ‖ v1) + beta·C[row, 0:nr]. */
-    private static void store(MemorySegment c, long row, FloatVector v0, FloatVector v1, float alpha, float beta, int nr) {
-        long off0 = row * Float.BYTES, off1 = off0 + (long) L * Float.BYTES;
-        FloatVector r0 = v0.mul(alpha), r1 = v1.mul(alpha);
-        if (nr == NR) {
-            if (beta != 0f) {
-                r0 = FloatVector.fromMemorySegment(S, c, off0, NATIVE).mul(beta).add(r0);
-                r1 = FloatVector.fromMemorySegment(S, c, off1, NATIVE).mul(beta).add(r1);
+    /**
+     * C[0:mr, 0:nr] = alpha·acc + beta·C (beta = 0: C is not read); rows beyond mr and columns beyond nr
+     * of the tile are padding and are not stored.
+     *
+     * @param cOff float index of C[0, 0] in {@code c}; rows are {@code ldc} floats apart
+     */
+    static void update(float[] acc, MemorySegment c, long cOff, int ldc, float alpha, float beta, int mr, int nr) {
+        VectorMask<Float> m0 = S.indexInRange(0, nr), m1 = S.indexInRange(L, nr);
+        boolean full = nr == NR;
+        for (int r = 0; r < mr; r++) {
+            long off0 = (cOff + (long) r * ldc) * Float.BYTES, off1 = off0 + (long) L * Float.BYTES;
+            FloatVector r0 = FloatVector.fromArray(S, acc, r * NR).mul(alpha), r1 = FloatVector.fromArray(S, acc, r * NR + L).mul(alpha);
+            if (full) {
+                if (beta != 0f) {
+                    r0 = FloatVector.fromMemorySegment(S, c, off0, NATIVE).mul(beta).add(r0);
+                    r1 = FloatVector.fromMemorySegment(S, c, off1, NATIVE).mul(beta).add(r1);
+                }
+                r0.intoMemorySegment(c, off0, NATIVE);
+                r1.intoMemorySegment(c, off1, NATIVE);
+            } else {
+                if (beta != 0f) {
+                    r0 = FloatVector.fromMemorySegment(S, c, off0, NATIVE, m0).mul(beta).add(r0);
+                    r1 = FloatVector.fromMemorySegment(S, c, off1, NATIVE, m1).mul(beta).add(r1);
+                }
+                r0.intoMemorySegment(c, off0, NATIVE, m0);
+                r1.intoMemorySegment(c, off1, NATIVE, m1);
             }
-            r0.intoMemorySegment(c, off0, NATIVE);
-            r1.intoMemorySegment(c, off1, NATIVE);
-        } else {
-            VectorMask<Float> m0 = S.indexInRange(0, nr), m1 = S.indexInRange(L, nr);
-            if (beta != 0f) {
-                r0 = FloatVector.fromMemorySegment(S, c, off0, NATIVE, m0).mul(beta).add(r0);
-                r1 = FloatVector.fromMemorySegment(S, c, off1, NATIVE, m1).mul(beta).add(r1);
-            }
-            r0.intoMemorySegment(c, off0, NATIVE, m0);
-            r1.intoMemorySegment(c, off1, NATIVE, m1);
         }
     }
 }

@@ -29,8 +29,8 @@ public final class Sgemm {
     /** Below this many multiply-adds the product runs on the caller alone. */
     private static final long PARALLEL_MIN = 1L << 21;
 
-    /** Per-thread packing buffers {A block, B block}, grown on demand and kept for the next call. */
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[2][]);
+    /** Per-thread packing buffers {A block, B block, C tile}, grown on demand and kept for the next call. */
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][]);
 
     private Sgemm() {}
 
@@ -185,11 +185,13 @@ public final class Sgemm {
     /** The macro-kernel: C[0:mc, 0:nc] (at cOff) = alpha·Apacked·Bpacked + beta·C, tile by tile. */
     private static void macro(int kc, int mc, int nc, float[] ap, float[] bp, MemorySegment c, long cOff, int ldc,
                               float alpha, float beta) {
+        float[] acc = buffer(2, MR * NR);
         for (int j = 0, q = 0; j < nc; j += NR, q++) {
             int nr = Math.min(NR, nc - j);
             for (int i = 0, r = 0; i < mc; i += MR, r++) {
                 int mr = Math.min(MR, mc - i);
-                GemmKernel.tile(kc, ap, r * MR * kc, bp, q * NR * kc, c, cOff + (long) i * ldc + j, ldc, alpha, beta, mr, nr);
+                GemmKernel.tile(kc, ap, r * MR * kc, bp, q * NR * kc, acc);
+                GemmKernel.update(acc, c, cOff + (long) i * ldc + j, ldc, alpha, beta, mr, nr);
             }
         }
     }
