@@ -21,11 +21,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class Sgemm {
     /** Depth of a packed slice: a KC×NR panel of B (32 KiB) stays in L1 while A panels stream past. */
-    static final int KC = 256;
+    static final int KC = Integer.getInteger("lowbit.sgemm.kc", 256);
     /** Rows of a packed A block (MC×KC floats ≈ 144 KiB, L2-resident). */
-    static final int MC = 12 * MR;
+    static final int MC = Integer.getInteger("lowbit.sgemm.mc", 12 * MR);
     /** Columns of a packed B block (KC×NC floats = 2 MiB). */
-    static final int NC = 64 * NR;
+    static final int NC = Integer.getInteger("lowbit.sgemm.nc", 64 * NR);
     /** Below this many multiply-adds the product runs on the caller alone. */
     private static final long PARALLEL_MIN = 1L << 21;
 
