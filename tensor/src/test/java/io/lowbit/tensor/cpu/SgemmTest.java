@@ -157,24 +157,34 @@ class SgemmTest {
             Sgemm.sgemm(t.ta(), t.tb(), t.m(), t.n(), t.k(), t.alpha(), ta.segment(), off, lda, tb.segment(), off, ldb,
                     t.beta(), tc.segment(), off, ldc);
             float[] got = tc.toFloatArray();
-            for (int i = 0; i < t.m(); i++)
+            // op(B) as a dense k×n double matrix, so the reference loop runs i, p, j over contiguous rows
+            double[] opB = new double[t.k() * t.n()];
+            for (int p = 0; p < t.k(); p++)
+                for (int j = 0; j < t.n(); j++) opB[p * t.n() + j] = b[off + (t.tb() ? j * ldb + p : p * ldb + j)];
+            double[] acc = new double[t.n()], mag = new double[t.n()];
+            for (int i = 0; i < t.m(); i++) {
+                java.util.Arrays.fill(acc, 0);
+                java.util.Arrays.fill(mag, 0);
+                for (int p = 0; p < t.k(); p++) {
+                    double x = a[off + (t.ta() ? p * lda + i : i * lda + p)];
+                    for (int j = 0; j < t.n(); j++) {
+                        double xy = x * opB[p * t.n() + j];
+                        acc[j] += xy;
+                        mag[j] += Math.abs(xy);
+                    }
+                }
                 for (int j = 0; j < ldc; j++) {
                     int ci = off + i * ldc + j;
                     if (j >= t.n()) {
                         assertEquals(Float.floatToRawIntBits(c0[ci]), Float.floatToRawIntBits(got[ci]), "padding of C touched at " + i + "," + j + " in " + t);
                         continue;
                     }
-                    double acc = 0, mag = 0;
-                    for (int p = 0; p < t.k(); p++) {
-                        double x = a[off + (t.ta() ? p * lda + i : i * lda + p)], y = b[off + (t.tb() ? j * ldb + p : p * ldb + j)];
-                        acc += x * y;
-                        mag += Math.abs(x * y);
-                    }
                     double old = t.beta() == 0f ? 0 : t.beta() * (double) c0[ci];
-                    double want = t.alpha() * acc + old;
-                    double tol = 4 * Math.ulp(1f) * (Math.abs(t.alpha()) * mag * Math.sqrt(t.k() + 1) + Math.abs(old) + 1e-30);
+                    double want = t.alpha() * acc[j] + old;
+                    double tol = 4 * Math.ulp(1f) * (Math.abs(t.alpha()) * mag[j] * Math.sqrt(t.k() + 1) + Math.abs(old) + 1e-30);
                     assertEquals(want, got[ci], tol, "C[" + i + "," + j + "] of " + t);
                 }
+            }
             for (int i = 0; i < off; i++) assertEquals(Float.floatToRawIntBits(c0[i]), Float.floatToRawIntBits(got[i]), "C before offset touched");
         }
     }
