@@ -36,12 +36,12 @@ final class Pack {
      * A is m×k row-major (element (i, p) at aOff + i·lda + p), or k×m when transA (at aOff + p·lda + i).
      */
     static void packA(boolean transA, MemorySegment a, long aOff, int lda, int i0, int mc, int p0, int kc, float[] dst) {
-        for (int q = 0, i = 0; i < mc; q++, i += MR) {
-            int w = Math.min(MR, mc - i);
-            int d = q * MR * kc;
-            if (transA) direct(a, aOff + (long) p0 * lda + i0 + i, lda, w, kc, dst, d, MR);
-            else transpose(a, aOff + (long) (i0 + i) * lda + p0, lda, w, kc, dst, d, MR, STRIDE_MR);
+        if (transA) {
+            direct(a, aOff + (long) p0 * lda + i0, lda, kc, mc, 0, ceilDiv(mc, MR), MR, dst);
+            return;
         }
+        for (int q = 0, i = 0; i < mc; q++, i += MR)
+            transpose(a, aOff + (long) (i0 + i) * lda + p0, lda, Math.min(MR, mc - i), kc, dst, q * MR * kc, MR, STRIDE_MR);
     }
 
     /**
@@ -50,25 +50,51 @@ final class Pack {
      */
     static void packB(boolean transB, MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int nc,
                       int q0, int q1, float[] dst) {
+        if (!transB) {
+            direct(b, bOff + (long) p0 * ldb + j0, ldb, kc, nc, q0, q1, NR, dst);
+            return;
+        }
         for (int q = q0; q < q1; q++) {
-            int j = q * NR, w = Math.min(NR, nc - j);
-            int d = q * NR * kc;
-            if (transB) transpose(b, bOff + (long) (j0 + j) * ldb + p0, ldb, w, kc, dst, d, NR, STRIDE_NR);
-            else direct(b, bOff + (long) p0 * ldb + j0 + j, ldb, w, kc, dst, d, NR);
+            int j = q * NR;
+            transpose(b, bOff + (long) (j0 + j) * ldb + p0, ldb, Math.min(NR, nc - j), kc, dst, q * NR * kc, NR, STRIDE_NR);
         }
     }
 
-    /** Panel whose W values of step p are contiguous in the source (w valid, rest zero): step p at src + p·ld. */
-    private static void direct(MemorySegment s, long src, int ld, int w, int kc, float[] dst, int d, int width) {
-        for (int p = 0; p < kc; p++, src += ld, d += width) {
-            long byteOff = src * Float.BYTES;
-            for (int v = 0; v < width; v += L) {
-                VectorMask<Float> store = S.indexInRange(v, width);
-                if (v + L <= w) {
-                    FloatVector.fromMemorySegment(S, s, byteOff + (long) v * Float.BYTES, NATIVE).intoArray(dst, d + v, store);
-                } else {
-                    VectorMask<Float> load = S.indexInRange(v, w);
-                    FloatVector.fromMemorySegment(S, s, byteOff + (long) v * Float.BYTES, NATIVE, load).intoArray(dst, d + v, store);
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    /**
+     * Panels q0 ≤ q &lt; q1 of a source whose panel direction is contiguous: step p of the block is the
+     * row of {@code cols} floats at src + p·ld, and panel q takes its columns [q·width, q·width + width),
+     * zero-padded past {@code cols}. Rows are read whole (p outer), so the source streams sequentially.
+     */
+    private static void direct(MemorySegment s, long src, int ld, int kc, int cols, int q0, int q1, int width, float[] dst) {
+        int full = Math.min(q1, cols / width);   // panels q0 ≤ q < full need no padding
+        VectorMask<Float> tail = S.indexInRange(0, width - L * ((width - 1) / L)); // lanes of a panel's last vector
+        for (int p = 0; p < kc; p++) {
+            long row = (src + (long) p * ld) * Float.BYTES;
+            int q = q0;
+            if (width == NR) {
+                for (; q < full; q++) {
+                    long o = row + (long) q * NR * Float.BYTES;
+                    int d = (q * kc + p) * NR;
+                    FloatVector.fromMemorySegment(S, s, o, NATIVE).intoArray(dst, d);
+                    FloatVector.fromMemorySegment(S, s, o + (long) L * Float.BYTES, NATIVE).intoArray(dst, d + L);
+                }
+            } else if (width <= L) {
+                long safe = s.byteSize() - (long) L * Float.BYTES; // a whole vector may be read up to here
+                for (; q < full; q++) {
+                    long o = row + (long) q * width * Float.BYTES;
+                    FloatVector v = o <= safe ? FloatVector.fromMemorySegment(S, s, o, NATIVE) : FloatVector.fromMemorySegment(S, s, o, NATIVE, tail);
+                    v.intoArray(dst, (q * kc + p) * width, tail);
+                }
+            }
+            for (; q < q1; q++) { // padded panel (or a width this fast path does not cover)
+                int j = q * width, w = Math.min(width, cols - j), d = (q * kc + p) * width;
+                for (int v = 0; v < width; v += L) {
+                    VectorMask<Float> load = S.indexInRange(v, w), store = S.indexInRange(v, width);
+                    FloatVector.fromMemorySegment(S, s, row + (long) (j + v) * Float.BYTES, NATIVE, load).intoArray(dst, d + v, store);
                 }
             }
         }
