@@ -20,12 +20,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Skinny products (m = 1, n = 1 or k = 1) go to {@link Gemv} instead.
  */
 public final class Sgemm {
-    /** Depth of a packed slice: a KC×NR panel of B (32 KiB) stays in L1 while A panels stream past. */
+    /** Depth of a packed slice: one MR×KC panel of A (12 KiB) stays in L1 while B panels stream past it. */
     static final int KC = Integer.getInteger("lowbit.sgemm.kc", 256);
-    /** Rows of a packed A block (MC×KC floats ≈ 144 KiB, L2-resident). */
+    /** Rows of a packed A block (MC×KC floats = 144 KiB). */
     static final int MC = Integer.getInteger("lowbit.sgemm.mc", 12 * MR);
-    /** Columns of a packed B block (KC×NC floats = 2 MiB). */
-    static final int NC = Integer.getInteger("lowbit.sgemm.nc", 64 * NR);
+    /** Columns of a packed B block: KC×NC floats = 1 MiB, L2-resident while every A panel sweeps it. */
+    static final int NC = Integer.getInteger("lowbit.sgemm.nc", 32 * NR);
     /** Below this many multiply-adds the product runs on the caller alone. */
     private static final long PARALLEL_MIN = 1L << 21;
 
@@ -182,16 +182,18 @@ public final class Sgemm {
         });
     }
 
-    /** The macro-kernel: C[0:mc, 0:nc] (at cOff) = alpha·Apacked·Bpacked + beta·C, tile by tile. */
+    /**
+     * The macro-kernel: C[0:mc, 0:nc] (at cOff) = alpha·Apacked·Bpacked + beta·C, tile by tile. Each A
+     * panel (L1) sweeps the whole packed B block (L2) before the next A panel is touched.
+     */
     private static void macro(int kc, int mc, int nc, float[] ap, float[] bp, MemorySegment c, long cOff, int ldc,
                               float alpha, float beta) {
         float[] acc = buffer(2, MR * NR);
-        for (int j = 0, q = 0; j < nc; j += NR, q++) {
-            int nr = Math.min(NR, nc - j);
-            for (int i = 0, r = 0; i < mc; i += MR, r++) {
-                int mr = Math.min(MR, mc - i);
+        for (int i = 0, r = 0; i < mc; i += MR, r++) {
+            int mr = Math.min(MR, mc - i);
+            for (int j = 0, q = 0; j < nc; j += NR, q++) {
                 GemmKernel.tile(kc, ap, r * MR * kc, bp, q * NR * kc, acc);
-                GemmKernel.update(acc, c, cOff + (long) i * ldc + j, ldc, alpha, beta, mr, nr);
+                GemmKernel.update(acc, c, cOff + (long) i * ldc + j, ldc, alpha, beta, mr, Math.min(NR, nc - j));
             }
         }
     }
@@ -202,6 +204,7 @@ public final class Sgemm {
      * with an exception instead of waiting forever.
      */
     private static final class Barrier {
+        private static final long SPIN_NANOS = 20_000;
         private final int parties;
         private final AtomicInteger arrived = new AtomicInteger();
         private volatile int generation;
@@ -218,10 +221,11 @@ public final class Sgemm {
                 generation = gen + 1;
                 return;
             }
-            for (int spins = 0; generation == gen; spins++) {
+            long start = System.nanoTime();
+            while (generation == gen) {
                 if (broken) throw new IllegalStateException("sgemm: another worker failed");
-                if (spins < 20_000) Thread.onSpinWait();
-                else Thread.yield();
+                if (System.nanoTime() - start < SPIN_NANOS) Thread.onSpinWait();
+                else Thread.yield(); // the partner may be descheduled on a busy machine: give it the core
             }
         }
 
