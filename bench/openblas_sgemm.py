@@ -7,7 +7,8 @@ Prints which BLAS library, version and kernel core type ran (threadpoolctl), the
 the same format as SgemmBench:
   sgemm n=<n> threads=<t> gflops=<x>
   sgemm m=<m> n=<n> k=<k> ta=<0|1> tb=<0|1> threads=<t> gflops=<x>
-Each case is warmed up for ~1 s, then timed in 5 repetitions of >= 0.25 s; the best repetition counts.
+Each case is warmed up for ~1 s, then timed in 25 repetitions of >= 0.05 s; the best repetition counts
+(on a shared machine the best short window is the one least disturbed by other processes).
 Run it with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset so OpenBLAS picks its own (AVX-512) kernel.
 """
 import sys
@@ -23,7 +24,7 @@ LLAMA_SHAPES = [
     (2048, 688, 256, 0, 1), (688, 256, 2048, 1, 0),
     (2048, 256, 2048, 0, 1), (256, 2048, 2048, 1, 0),
 ]
-WARMUP, REP, REPS = 1.0, 0.25, 5
+WARMUP, REP, REPS = 1.0, 0.05, 25
 
 
 def gflops(m, n, k, ta, tb, threads):

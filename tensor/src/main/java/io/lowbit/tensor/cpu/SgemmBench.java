@@ -14,8 +14,8 @@ import java.util.Locale;
  */
 public final class SgemmBench {
     private static final long WARMUP_NANOS = 1_000_000_000L;
-    private static final long REP_NANOS = 250_000_000L;
-    private static final int REPS = 5;
+    private static final long REP_NANOS = 50_000_000L;
+    private static final int REPS = 25;
 
     /** The LLaMA-training product shapes {m, n, k, transA, transB}: forward, and the two backward products. */
     public static final int[][] LLAMA_SHAPES = {
