@@ -5,7 +5,6 @@ import static io.lowbit.tensor.cpu.GemmKernel.NR;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Single-precision GEMM on row-major data: C = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ.
@@ -15,8 +14,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * BLIS: the n dimension is cut into NC-wide column blocks, k into KC-deep slices whose op(B) block is
  * packed into NR-wide panels ({@link Pack}), m into MC-tall row blocks whose op(A) block is packed into
  * MR-tall panels, and every MR×NR tile of C is computed by the register-blocked {@link GemmKernel}.
- * Both transpositions are absorbed by the packing. With several threads the packed op(B) block is shared:
- * each thread packs a share of its panels, then computes its own rows of C against the whole block.
+ * Both transpositions are absorbed by the packing. With several threads each thread computes its own rows
+ * of C (or, for few rows, its own columns) as an independent blocked product with its own packed blocks:
+ * no barriers, so a thread descheduled on a busy machine delays only its own share.
  * Skinny products (m = 1, n = 1 or k = 1) go to {@link Gemv} instead.
  */
 public final class Sgemm {
@@ -105,7 +105,9 @@ public final class Sgemm {
         if (threads == 1 || work < PARALLEL_MIN || Parallel.inWorker()) {
             serial(transA, transB, blk, 0, m, 0, n, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
         } else if (mPanels >= 2 * threads) {
-            sharedB(threads, transA, transB, blk, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            // split the rows (whole MR panels): each thread packs its own A rows and the B blocks it needs
+            Parallel.range(mPanels, 1, (lo, hi) -> serial(transA, transB, blk, (int) lo * MR, (int) Math.min(m, hi * MR), 0, n,
+                    alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc));
         } else {
             // few rows: split the columns; each thread packs its own B panels and all of A (which is small)
             Parallel.range(nPanels, 1, (lo, hi) -> serial(transA, transB, blk, 0, m, (int) lo * NR, (int) Math.min(n, hi * NR),
@@ -144,45 +146,6 @@ public final class Sgemm {
     }
 
     /**
-     * All of C with {@code threads} threads sharing each packed B block: per (jc, pc) block every thread
-     * packs its share of the B panels, waits for the others, then runs its own rows of C against the block,
-     * and waits again before the block is overwritten.
-     */
-    private static void sharedB(int threads, boolean transA, boolean transB, Blocking blk, float alpha,
-                                MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
-                                float beta, MemorySegment c, long cOff, int ldc) {
-        int m = blk.m(), n = blk.n(), k = blk.k();
-        float[] bp = buffer(1, blk.nc() * blk.kc());
-        int mPanels = ceilDiv(m, MR);
-        Barrier barrier = new Barrier(threads);
-        Parallel.range(threads, 1, (lo, hi) -> {
-            int t0 = (int) lo, t1 = (int) hi, parties = t1 - t0;
-            try {
-                float[] ap = buffer(0, blk.mc() * blk.kc());
-                int i0 = Math.min(m, mPanels * t0 / threads * MR), i1 = Math.min(m, mPanels * t1 / threads * MR);
-                for (int jc = 0; jc < n; jc += blk.nc()) {
-                    int nc = Math.min(blk.nc(), n - jc), ncPanels = ceilDiv(nc, NR);
-                    for (int pc = 0; pc < k; pc += blk.kc()) {
-                        int kc = Math.min(blk.kc(), k - pc);
-                        float betaK = pc == 0 ? beta : 1f;
-                        Pack.packB(transB, b, bOff, ldb, pc, kc, jc, nc, ncPanels * t0 / threads, ncPanels * t1 / threads, bp);
-                        barrier.await(parties);
-                        for (int ic = i0; ic < i1; ic += blk.mc()) {
-                            int mc = Math.min(blk.mc(), i1 - ic);
-                            Pack.packA(transA, a, aOff, lda, ic, mc, pc, kc, ap);
-                            macro(kc, mc, nc, ap, bp, c, cOff + (long) ic * ldc + jc, ldc, alpha, betaK);
-                        }
-                        barrier.await(parties);
-                    }
-                }
-            } catch (Throwable e) {
-                barrier.breakAll();
-                throw e;
-            }
-        });
-    }
-
-    /**
      * The macro-kernel: C[0:mc, 0:nc] (at cOff) = alpha·Apacked·Bpacked + beta·C, tile by tile. Each A
      * panel (L1) sweeps the whole packed B block (L2) before the next A panel is touched.
      */
@@ -195,42 +158,6 @@ public final class Sgemm {
                 GemmKernel.tile(kc, ap, r * MR * kc, bp, q * NR * kc, acc);
                 GemmKernel.update(acc, c, cOff + (long) i * ldc + j, ldc, alpha, beta, mr, Math.min(NR, nc - j));
             }
-        }
-    }
-
-    /**
-     * A reusable barrier over weighted parties: a thread that runs several of the logical threads arrives
-     * for all of them at once. Waiters spin briefly, then yield. If one party fails, the others are released
-     * with an exception instead of waiting forever.
-     */
-    private static final class Barrier {
-        private static final long SPIN_NANOS = 20_000;
-        private final int parties;
-        private final AtomicInteger arrived = new AtomicInteger();
-        private volatile int generation;
-        private volatile boolean broken;
-
-        Barrier(int parties) {
-            this.parties = parties;
-        }
-
-        void await(int weight) {
-            int gen = generation;
-            if (arrived.addAndGet(weight) == parties) {
-                arrived.set(0);
-                generation = gen + 1;
-                return;
-            }
-            long start = System.nanoTime();
-            while (generation == gen) {
-                if (broken) throw new IllegalStateException("sgemm: another worker failed");
-                if (System.nanoTime() - start < SPIN_NANOS) Thread.onSpinWait();
-                else Thread.yield(); // the partner may be descheduled on a busy machine: give it the core
-            }
-        }
-
-        void breakAll() {
-            broken = true;
         }
     }
 }
