@@ -18,6 +18,10 @@ import java.lang.foreign.ValueLayout;
  * of C (or, for few rows, its own columns) as an independent blocked product with its own packed blocks:
  * no barriers, so a thread descheduled on a busy machine delays only its own share.
  * Skinny products (m = 1, n = 1 or k = 1) go to {@link Gemv} instead.
+ *
+ * <p>The block sizes were chosen on a 48 KiB-L1 / 2 MiB-L2 AVX-512 core and can be overridden for tuning on
+ * other machines with {@code -Dlowbit.sgemm.kc}, {@code -Dlowbit.sgemm.mc} (a multiple of 12) and
+ * {@code -Dlowbit.sgemm.nc} (a multiple of 32).
  */
 public final class Sgemm {
     /** Depth of a packed slice: one MR×KC panel of A (12 KiB) stays in L1 while B panels stream past it. */
@@ -26,6 +30,11 @@ public final class Sgemm {
     static final int MC = Integer.getInteger("lowbit.sgemm.mc", 12 * MR);
     /** Columns of a packed B block: KC×NC floats = 1 MiB, L2-resident while every A panel sweeps it. */
     static final int NC = Integer.getInteger("lowbit.sgemm.nc", 32 * NR);
+    static {
+        if (KC < 1 || MC < 1 || NC < 1)
+            throw new IllegalArgumentException("lowbit.sgemm.kc/mc/nc must be positive, got " + KC + "/" + MC + "/" + NC);
+    }
+
     /** Below this many multiply-adds the product runs on the caller alone. */
     private static final long PARALLEL_MIN = 1L << 21;
 
