@@ -16,7 +16,6 @@ import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.linalg.Svd;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -39,7 +38,8 @@ import java.util.Map;
  * method's forward/backward over the step's batch (step 2), then {@link #finishUpdate(int, long)} (steps 3–4:
  * new P from the SVD of G, NF4(P), error compensation, G freed). The trainable {@link Parameter} object
  * is never replaced — only its data is overwritten — so optimizer state keyed on it survives (step 5).
- * Before the first update both factors are zero (P is absent) and the layer computes x·deq(Q)ᵀ.
+ * Before the first update both factors are zero and the layer computes x·deq(Q)ᵀ. Q (or W) and P are
+ * registered buffers, so {@link #stateDict()} holds everything a resumable checkpoint needs.
  */
 public final class LoQTLinear extends Layer {
     /** Input and output sizes, and the effective rank r = min(rank, in, out). */
@@ -52,10 +52,12 @@ public final class LoQTLinear extends Layer {
     private final Parameter factor;
     private final Parameter bias;
 
-    private QuantLinear q; // LoQT: NF4 Q (owned)
-    private Tensor w; // LoQT-nq: full-precision W (owned)
-    private QuantizedTensor pq; // NF4 P (owned), or
-    private Tensor pDense; // full-precision P (owned); both null before the first update: P = 0
+    // Q (or W) and P are buffers of fixed shape: updates copy new values into them, so they are part of
+    // stateDict() (checkpoints) and are freed by Module.close() like parameters.
+    private final QuantLinear q; // LoQT: NF4 Q
+    private final Tensor w; // LoQT-nq: full-precision W
+    private final QuantizedTensor pq; // NF4 P, or
+    private final Tensor pDense; // full-precision P; all zeros before the first update
     private QuantLinear merged; // Q' = NF4(W_fp) during an update step
     private Tensor fullGrad; // G = dL/dW [out, in] accumulated in full-gradient mode
     private boolean fullGradient;
@@ -83,12 +85,26 @@ public final class LoQTLinear extends Layer {
         this.quantizer = quantize ? new Nf4Quantizer() : null;
         this.quantizeProjection = quantize && quantizeProjection;
         this.dtype = quantize ? DType.F32 : weight.dtype();
+        int[] ps = side == ProjectionSide.INPUT ? new int[] {this.rank, inFeatures} : new int[] {outFeatures, this.rank};
         if (quantize) {
             try (Tensor w32 = weight.to(DType.F32)) {
                 this.q = new QuantLinear(owned(quantizer.quantize(w32)), null);
             }
+            this.w = null;
+            q.weight().components().forEach((k, t) -> registerBuffer("q_" + k, t));
         } else {
-            this.w = MemoryScope.escape(weight.to(dtype)).label(MemoryCategory.WEIGHTS);
+            this.q = null;
+            this.w = registerBuffer("weight", weight.to(dtype).label(MemoryCategory.WEIGHTS));
+        }
+        if (this.quantizeProjection) {
+            try (Tensor z = Tensor.zeros(DType.F32, ps)) {
+                this.pq = owned(quantizer.quantize(z)); // absmax 0 ⇒ dequantizes to exact zeros
+            }
+            this.pDense = null;
+            pq.components().forEach((k, t) -> registerBuffer("p_" + k, t.label(MemoryCategory.ADAPTERS)));
+        } else {
+            this.pq = null;
+            this.pDense = registerBuffer("projection", Tensor.zeros(dtype, MemoryCategory.ADAPTERS, ps));
         }
         int[] fs = side == ProjectionSide.INPUT ? new int[] {outFeatures, this.rank} : new int[] {this.rank, inFeatures};
         this.factor = registerParameter(side == ProjectionSide.INPUT ? "lora_B" : "lora_A", new Parameter(Tensor.zeros(dtype, fs)));
@@ -124,7 +140,7 @@ public final class LoQTLinear extends Layer {
     /** The NF4 weight Q (LoQT), or null for LoQT-nq. Owned by this layer. */
     public QuantizedTensor quantizedWeight() { return q == null ? null : q.weight(); }
 
-    /** The NF4 projection, or null (not quantized, or before the first update). Owned by this layer. */
+    /** The NF4 projection, or null when P is kept in full precision. Owned by this layer. */
     public QuantizedTensor quantizedProjection() { return pq; }
 
     /** Q' = NF4(W_fp), the weight used in full-gradient mode (LoQT only; owned by this layer), or null. */
@@ -133,10 +149,9 @@ public final class LoQTLinear extends Layer {
     /** The accumulated full gradient G [out, in] in full-gradient mode (owned by this layer), or null. */
     public Tensor fullGradient() { return fullGrad; }
 
-    /** P̃ = deq(P) as a new tensor [r, in] (INPUT) or [out, r] (OUTPUT), or null before the first update. */
+    /** P̃ = deq(P) as a new tensor [r, in] (INPUT) or [out, r] (OUTPUT); zero before the first update. */
     public Tensor projection() {
-        if (pq != null) return pq.dequantize().label(MemoryCategory.ACTIVATIONS);
-        return pDense == null ? null : pDense.copy();
+        return pq != null ? pq.dequantize().label(MemoryCategory.ACTIVATIONS) : pDense.copy();
     }
 
     /** deq(Q) (or W for LoQT-nq) as a new dense tensor [out, in]. */
@@ -148,10 +163,8 @@ public final class LoQTLinear extends Layer {
     public Tensor effectiveWeight() {
         Tensor base = baseWeight();
         try (MemoryScope s = MemoryScope.open(); Tensor p = projection()) {
-            if (p != null) {
-                Tensor f = factor.data();
-                base.addInPlace(side == ProjectionSide.INPUT ? f.matmul(p) : p.matmul(f), scale);
-            }
+            Tensor f = factor.data();
+            base.addInPlace(side == ProjectionSide.INPUT ? f.matmul(p) : p.matmul(f), scale);
         }
         return base;
     }
@@ -161,9 +174,9 @@ public final class LoQTLinear extends Layer {
         return q != null ? q.weight().bytes() : w.numel() * w.dtype().bytes;
     }
 
-    /** Bytes of the stored projection P (0 before the first update). */
+    /** Bytes of the stored projection P. */
     public long projectionBytes() {
-        return pq != null ? pq.bytes() : pDense != null ? pDense.numel() * pDense.dtype().bytes : 0;
+        return pq != null ? pq.bytes() : pDense.numel() * pDense.dtype().bytes;
     }
 
     // ------------------------------------------------------------------ forward
@@ -185,9 +198,9 @@ public final class LoQTLinear extends Layer {
         return q != null ? q.backwardInput(g2) : g2.matmul(w);
     }
 
-    private Tensor projectionOrNull() {
+    private Tensor projectionTensor() {
         if (pq != null) return pq.dequantize().label(MemoryCategory.SCRATCH);
-        return pDense == null ? null : pDense.expand(pDense.shape()); // a view: closing it frees nothing
+        return pDense.expand(pDense.shape()); // a view: closing it frees nothing
     }
 
     /** y = x·deq(Q)ᵀ + s·(low-rank path); gradients for x and the trainable factor only. */
@@ -206,17 +219,15 @@ public final class LoQTLinear extends Layer {
             try (MemoryScope sc = MemoryScope.open()) {
                 Tensor x2 = x.reshape(-1, l.inFeatures);
                 Tensor y = l.baseForward(x2);
-                Tensor p = l.projectionOrNull();
-                if (p != null) {
-                    if (l.side == ProjectionSide.INPUT) { // A = P̃: y += s·(x·P̃ᵀ)·Bᵀ
-                        Tensor u = x2.matmul(p.t());
-                        y.addInPlace(u.matmul(f.t()), l.scale);
-                        saveForBackward(sc.keep(u));
-                    } else { // B = P̃: y += s·(x·Aᵀ)·P̃ᵀ
-                        Tensor u = x2.matmul(f.t());
-                        y.addInPlace(u.matmul(p.t()), l.scale);
-                        saveForBackward(sc.keep(x2));
-                    }
+                Tensor p = l.projectionTensor();
+                if (l.side == ProjectionSide.INPUT) { // A = P̃: y += s·(x·P̃ᵀ)·Bᵀ
+                    Tensor u = x2.matmul(p.t());
+                    y.addInPlace(u.matmul(f.t()), l.scale);
+                    saveForBackward(sc.keep(u));
+                } else { // B = P̃: y += s·(x·Aᵀ)·P̃ᵀ
+                    Tensor u = x2.matmul(f.t());
+                    y.addInPlace(u.matmul(p.t()), l.scale);
+                    saveForBackward(sc.keep(x2));
                 }
                 return sc.keep(y).reshape(yShape);
             }
@@ -229,11 +240,9 @@ public final class LoQTLinear extends Layer {
                 Tensor g2 = g.reshape(-1, l.outFeatures);
                 Tensor f = l.factor.data();
                 Tensor dx = needsInputGrad(0) ? l.baseBackward(g2) : null;
-                Tensor p = savedCount() == 0 ? null : l.projectionOrNull();
+                Tensor p = l.projectionTensor();
                 Tensor df = null;
-                if (p == null) {
-                    if (needsInputGrad(1)) df = Tensor.zeros(f.dtype(), f.shape()); // P = 0 ⇒ d(s·B·A)/d(factor) = 0
-                } else if (l.side == ProjectionSide.INPUT) {
+                if (l.side == ProjectionSide.INPUT) {
                     if (needsInputGrad(1)) df = g2.t().matmul(saved(0)).mulInPlace(l.scale); // dB = s·Gᵀ·(x·P̃ᵀ)
                     if (dx != null) dx.addInPlace(g2.matmul(f).matmul(p), l.scale); // dx += s·(G·B)·P̃
                 } else {
@@ -353,15 +362,13 @@ public final class LoQTLinear extends Layer {
             pShape = new int[] {outFeatures, rank};
         }
         QuantizedTensor newPq = null;
-        Tensor newPDense;
+        Tensor newP;
         try (Tensor p64 = Tensor.of(pArr, pShape)) {
-            newPDense = MemoryScope.escape(p64.to(dtype)).label(MemoryCategory.ADAPTERS);
+            newP = MemoryScope.escape(p64.to(dtype)).label(MemoryCategory.SCRATCH);
         }
-        Tensor pTilde = newPDense;
+        Tensor pTilde = newP;
         if (quantizeProjection) { // P ← NF4(P), P̃ = deq(P)
-            newPq = owned(quantizer.quantize(newPDense));
-            newPDense.close();
-            newPDense = null;
+            newPq = owned(quantizer.quantize(newP));
             pTilde = MemoryScope.escape(newPq.dequantize()).label(MemoryCategory.SCRATCH);
         }
         double[] errors;
@@ -374,8 +381,8 @@ public final class LoQTLinear extends Layer {
                 }
                 owned(r.quantized());
                 MemoryScope.escape(r.factor());
-                q.close();
-                q = new QuantLinear(r.quantized(), null);
+                copyComponents(r.quantized(), q.weight());
+                r.quantized().close();
                 merged.close();
                 merged = null;
                 try (Tensor f = r.factor()) {
@@ -388,81 +395,36 @@ public final class LoQTLinear extends Layer {
                 errors = new double[] {0};
                 best = 0;
             }
+            // install the new P (the old one was needed for W_fp above)
+            if (newPq != null) copyComponents(newPq, pq);
+            else pDense.copyFrom(newP);
         } finally {
-            if (pTilde != newPDense) pTilde.close();
+            if (pTilde != newP) pTilde.close();
+            newP.close();
+            if (newPq != null) newPq.close();
         }
-        if (pq != null) pq.close();
-        if (pDense != null) pDense.close();
-        pq = newPq;
-        pDense = newPDense;
         fullGradient = false;
         return new UpdateReport(svd.s(), errors, best);
     }
 
-    // ------------------------------------------------------------------ checkpoint state
-
-    /**
-     * The non-parameter state a resumable checkpoint needs: "weight" (LoQT-nq) or "q.&lt;component&gt;" (NF4 Q),
-     * and "projection" or "p.&lt;component&gt;" once P exists. Live tensors, not copies.
-     */
-    public Map<String, Tensor> extraState() {
-        if (fullGradient) throw new IllegalStateException("cannot checkpoint a LoQT layer in the middle of an update step");
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        if (q != null) q.weight().components().forEach((k, v) -> m.put("q." + k, v));
-        else m.put("weight", w);
-        if (pq != null) pq.components().forEach((k, v) -> m.put("p." + k, v));
-        else if (pDense != null) m.put("projection", pDense);
-        return m;
+    private static void copyComponents(QuantizedTensor from, QuantizedTensor to) {
+        Map<String, Tensor> dst = to.components();
+        for (var e : from.components().entrySet()) dst.get(e.getKey()).copyFrom(e.getValue());
     }
 
-    /** Restores what {@link #extraState()} returned (tensors are copied). */
-    public void loadExtraState(Map<String, Tensor> state) {
-        if (fullGradient) throw new IllegalStateException("cannot load into a LoQT layer in the middle of an update step");
-        if (q != null) {
-            QuantizedTensor nq = QuantizedTensor.fromComponents(prefixed(state, "q."), q.weight().quantizationConfig());
-            q.close();
-            q = new QuantLinear(owned(nq), null);
-        } else {
-            Tensor src = state.get("weight");
-            if (src == null) throw new IllegalArgumentException("LoQT-nq state has no 'weight' (keys " + state.keySet() + ")");
-            w.copyFrom(src);
-        }
-        Map<String, Tensor> p = prefixed(state, "p.");
-        if (!p.isEmpty()) {
-            int[] shape = side == ProjectionSide.INPUT ? new int[] {rank, inFeatures} : new int[] {outFeatures, rank};
-            Map<String, String> cfg;
-            try (Tensor z = Tensor.zeros(DType.F32, shape)) {
-                QuantizedTensor probe = new Nf4Quantizer().quantize(z);
-                cfg = probe.quantizationConfig();
-                probe.close();
-            }
-            QuantizedTensor np = owned(QuantizedTensor.fromComponents(p, cfg));
-            if (pq != null) pq.close();
-            pq = np;
-        } else if (state.containsKey("projection")) {
-            Tensor src = state.get("projection");
-            if (pDense == null) pDense = MemoryScope.escape(Tensor.zeros(dtype, src.shape())).label(MemoryCategory.ADAPTERS);
-            pDense.copyFrom(src);
-        }
+    /** Frees the temporaries of an unfinished update step (Q', G), if any; the layer stays usable. */
+    public void releaseUpdateState() {
+        if (merged != null) merged.close();
+        if (fullGrad != null) fullGrad.close();
+        merged = null;
+        fullGrad = null;
+        fullGradient = false;
     }
 
-    private static Map<String, Tensor> prefixed(Map<String, Tensor> m, String prefix) {
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (var e : m.entrySet()) if (e.getKey().startsWith(prefix)) out.put(e.getKey().substring(prefix.length()), e.getValue());
-        return out;
-    }
-
+    /** Frees parameters, buffers (Q or W, P) and any update-step temporaries. */
     @Override
     public void close() {
         super.close();
-        if (q != null) q.close();
-        if (w != null) w.close();
-        if (pq != null) pq.close();
-        if (pDense != null) pDense.close();
-        if (merged != null) merged.close();
-        if (fullGrad != null) fullGrad.close();
-        q = merged = null;
-        w = pDense = fullGrad = null;
-        pq = null;
+        releaseUpdateState();
     }
 }

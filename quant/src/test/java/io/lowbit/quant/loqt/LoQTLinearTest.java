@@ -66,7 +66,11 @@ class LoQTLinearTest {
             assertArrayEquals(new int[] {8, 12}, b.factor().shape(), "in > out: A (r×in) trains");
             assertEquals(MemoryCategory.ADAPTERS, a.factor().data().category());
             assertEquals(MemoryCategory.QUANTIZED, a.quantizedWeight().components().get("qweight").category());
-            assertNull(a.projection(), "before step 0 P is absent (both factors zero)");
+            try (Tensor p = a.projection()) {
+                assertEquals(0, p.absMax(), 0, "before step 0 P (and the factor) are zero");
+            }
+            assertEquals(MemoryCategory.ADAPTERS, a.quantizedProjection().components().get("qweight").category());
+            assertTrue(a.stateDict().containsKey("q_qweight") && a.stateDict().containsKey("p_absmax_q"), a.stateDict().keySet().toString());
         }
     }
 
@@ -201,8 +205,7 @@ class LoQTLinearTest {
         try (Tensor w = Tensor.normal(DType.F32, rng, 0, 0.1, 10, 14); Tensor x = Tensor.normal(DType.F32, rng, 0, 1, 3, 14);
              LoQTLinear a = new LoQTLinear(w, null, 3, 0.5, true, true); LoQTLinear b = new LoQTLinear(w, null, 3, 0.5, true, true)) {
             updateThenRandomize(a, x, rng, 2);
-            b.loadExtraState(a.extraState());
-            b.factor().data().copyFrom(a.factor().data());
+            b.loadStateDict(a.stateDict());
             try (Tensor ea = a.effectiveWeight(); Tensor eb = b.effectiveWeight()) {
                 assertEquals(0, maxDiff(ea, eb));
             }

@@ -8,7 +8,6 @@ import io.lowbit.models.train.TrainingMethod;
 import io.lowbit.quant.loqt.LoQTLinear;
 import io.lowbit.quant.loqt.UpdateSchedule;
 import io.lowbit.tensor.Rng;
-import io.lowbit.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -115,21 +114,9 @@ public final class LoQTTraining implements TrainingMethod {
         return true;
     }
 
+    /** Frees the temporaries of an interrupted update step; Q, P and factors belong to the model (its buffers and parameters). */
     @Override
-    public Map<String, Tensor> extraState() {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        for (var e : layers.entrySet()) e.getValue().extraState().forEach((k, v) -> m.put(e.getKey() + ".loqt." + k, v));
-        return m;
-    }
-
-    @Override
-    public void loadExtraState(Map<String, Tensor> state) {
-        for (var e : layers.entrySet()) {
-            String prefix = e.getKey() + ".loqt.";
-            Map<String, Tensor> sub = new LinkedHashMap<>();
-            for (var s : state.entrySet()) if (s.getKey().startsWith(prefix)) sub.put(s.getKey().substring(prefix.length()), s.getValue());
-            if (sub.isEmpty()) throw new IllegalArgumentException(name() + " checkpoint has no state for layer '" + e.getKey() + "'");
-            e.getValue().loadExtraState(sub);
-        }
+    public void close() {
+        for (LoQTLinear l : layers.values()) l.releaseUpdateState();
     }
 }

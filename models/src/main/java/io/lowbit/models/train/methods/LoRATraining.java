@@ -31,9 +31,10 @@ import java.util.function.Function;
  *       {@value #PRUNE_FRACTION}·100 % smallest-magnitude entries are set to zero (magnitude pruning).
  *       8-bit moments cannot be pruned entry by entry; their block absmax values are zeroed, which resets
  *       them completely;</li>
- *   <li>applies a jagged learning rate: the run's lr is multiplied by min(1, (t − t_reset + 1)/w) for
- *       w = max(1, τ/10) steps after each reset (a short linear re-warmup; the ReLoRA paper re-warms over a
- *       few tens of steps per cycle — the τ/10 length is our choice, stated here).</li>
+ *   <li>applies a jagged learning rate: the run's lr is multiplied by min(1, (t − t_reset)/w), i.e. it is 0
+ *       at the reset step (Adam's moments refill from fresh gradients without moving the weights) and
+ *       re-warms linearly over w = max(2, τ/10) steps (the ReLoRA paper re-warms over a few tens of steps per
+ *       cycle; the τ/10 length is our choice, stated here).</li>
  * </ul>
  * The step itself is a normal optimizer step ({@link #beforeStep} returns false).
  */
@@ -116,8 +117,8 @@ public final class LoRATraining implements TrainingMethod {
             lastSetLr = new double[groups.size()];
             Arrays.fill(lastSetLr, Double.NaN);
         }
-        int warm = Math.max(1, options.tau() / 10);
-        double factor = lastReset < 0 ? 1 : Math.min(1.0, (double) (step - lastReset + 1) / warm);
+        int warm = Math.max(2, options.tau() / 10);
+        double factor = lastReset < 0 ? 1 : Math.min(1.0, (double) (step - lastReset) / warm);
         for (int i = 0; i < groups.size(); i++) {
             ParamGroup g = groups.get(i);
             // the run's schedule (if any) has set lr since our last change; otherwise undo our own factor
