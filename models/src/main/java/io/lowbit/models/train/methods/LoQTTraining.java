@@ -104,6 +104,9 @@ public final class LoQTTraining implements TrainingMethod {
         try {
             for (LoQTLinear l : layers.values()) l.beginUpdate(); // step 1
             runner.forwardBackward(); // step 2
+        } catch (RuntimeException | Error e) {
+            for (LoQTLinear l : layers.values()) l.releaseUpdateState(); // back to the pre-update Q and factors
+            throw e;
         } finally {
             for (Parameter p : frozen) p.requiresGrad(true);
         }

@@ -25,6 +25,15 @@ class MemoryPlanTest {
     }
 
     @Test
+    void loqtNqColumnOfThePaper() {
+        // paper: 0.28 / 0.63 / 1.47 / 5.11 GB
+        within(0.28, paperGiB("60M", "loqt-nq", 128), 0.05, "LoQT-nq 60M");
+        within(0.63, paperGiB("130M", "loqt-nq", 256), 0.05, "LoQT-nq 130M");
+        within(1.47, paperGiB("350M", "loqt-nq", 256), 0.05, "LoQT-nq 350M");
+        within(5.11, paperGiB("1B", "loqt-nq", 512), 0.05, "LoQT-nq 1B");
+    }
+
+    @Test
     void fullColumnOfThePaper() {
         within(0.76, paperGiB("130M", "full", 256), 0.05, "Full 130M");
         within(2.06, paperGiB("350M", "full", 256), 0.05, "Full 350M");
