@@ -174,6 +174,52 @@ class LoQTLinearTest {
     }
 
     @Test
+    void quantizedBackwardMatchesAutogradOfTheDenseComposition() {
+        // NF4 path (F32): dL/dx and dL/d(factor) equal autograd through y = x·deq(Q)ᵀ + s·lowRank built from F ops.
+        Rng rng = new Rng(12);
+        for (int[] sh : new int[][] {{33, 17}, {17, 33}}) {
+            try (Tensor w = Tensor.normal(DType.F32, rng, 0, 0.1, sh[0], sh[1]); Tensor x0 = Tensor.normal(DType.F32, rng, 0, 1, 2, 5, sh[1]);
+                 LoQTLinear l = new LoQTLinear(w, null, 3, 0.6, true, true)) {
+                updateThenRandomize(l, x0, rng, 2);
+                try (MemoryScope s = MemoryScope.open(); Tensor dq = l.baseWeight(); Tensor p = l.projection()) {
+                    Var x = Var.param(x0.copy()), xr = Var.param(x0.copy());
+                    Var fr = Var.param(l.factor().data().copy());
+                    Tensor r = Tensor.normal(DType.F32, rng, 0, 1, 2, 5, sh[0]);
+                    l.forward(x).backward(r);
+                    Var low = l.side() == ProjectionSide.INPUT
+                            ? F.linear(F.linear(xr, Var.of(p)), fr) // (x·P̃ᵀ)·Bᵀ
+                            : F.linear(F.linear(xr, fr), Var.of(p)); // (x·Aᵀ)·P̃ᵀ
+                    F.add(F.linear(xr, Var.of(dq)), F.mul(low, l.scale())).backward(r);
+                    assertTrue(maxDiff(x.grad(), xr.grad()) < 1e-4 * xr.grad().absMax(), "dL/dx");
+                    assertTrue(maxDiff(l.factor().grad(), fr.grad()) < 1e-4 * fr.grad().absMax(), "dL/d(factor)");
+                    l.factor().zeroGrad();
+                    for (Var v : new Var[] {x, xr, fr}) v.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void loqtNqUpdateIsLossless() {
+        // LoQT-nq merges s·B·A into W exactly and restarts the factor at 0: W_eff is unchanged by an update step.
+        Rng rng = new Rng(13);
+        try (Tensor w = Tensor.normal(DType.F64, rng, 0, 0.5, 8, 11); Tensor x = Tensor.normal(DType.F64, rng, 0, 1, 6, 11);
+             LoQTLinear l = new LoQTLinear(w, null, 3, 0.5, false, false)) {
+            updateThenRandomize(l, x, rng, 0); // non-zero B·A
+            Tensor before = l.effectiveWeight();
+            l.beginUpdate();
+            try (MemoryScope s = MemoryScope.open()) {
+                F.sum(F.square(l.forward(Var.of(x)))).backward();
+            }
+            l.finishUpdate(5, 3);
+            try (Tensor after = l.effectiveWeight()) {
+                assertTrue(maxDiff(before, after) < 1e-12, "W_eff unchanged: " + maxDiff(before, after));
+            }
+            before.close();
+        }
+    }
+
+    @Test
     void projectionComesFromTheTopSingularVectorsOfG() {
         // nq, F64: G = Rᵀx for loss Σ y·R; P rows must span the top right singular vectors of G (in ≤ out).
         Rng rng = new Rng(8);
