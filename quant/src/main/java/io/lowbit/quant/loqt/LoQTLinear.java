@@ -321,6 +321,7 @@ public final class LoQTLinear extends Layer {
             try (Tensor wfp = effectiveWeight()) {
                 w.copyFrom(wfp);
             }
+            factor.data().fill(0); // W now holds W_fp: W_eff stays consistent even if the update is abandoned
         }
         if (fullGrad != null) {
             fullGrad.close();

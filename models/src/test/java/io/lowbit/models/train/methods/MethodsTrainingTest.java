@@ -113,6 +113,7 @@ class MethodsTrainingTest {
             try (TinyLm model = new TinyLm(VOCAB, 16, 24, new Rng(1)); TrainingMethod m = TrainingMethods.create(name, options(4, 10))) {
                 m.prepare(model, new Rng(2));
                 List<Double> losses = train(m, model, 36, lr);
+                System.out.printf(java.util.Locale.ROOT, "%-8s loss %.4f -> %.4f over 36 steps%n", name, first(losses), last(losses));
                 assertTrue(last(losses) < 0.7 * first(losses), name + " did not learn: " + first(losses) + " -> " + last(losses) + " " + losses);
             }
         }
