@@ -43,6 +43,15 @@ public class AdamW extends Optimizer {
         this.eps = eps;
     }
 
+    /** β₁. */
+    public double beta1() { return beta1; }
+
+    /** β₂. */
+    public double beta2() { return beta2; }
+
+    /** ε. */
+    public double eps() { return eps; }
+
     @Override
     protected void initState(Var p, State s) {
         if (!s.tensors.containsKey("exp_avg")) {
