@@ -9,8 +9,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * A small fixed team of threads for the many short parallel loops of one decoding step (a few dozen per
  * token, each tens of microseconds). Handing work to a pool and waiting on a latch costs about as much as the
- * work itself, so team members spin on a generation counter between loops, as OpenMP workers do, and park
- * only after {@link #SPIN_NANOS} without work. The caller runs chunk 0 itself. Chunks are the same
+ * work itself, so team members spin on a generation counter between loops, as OpenMP workers do, then yield
+ * (so an oversubscribed machine still makes progress) and park only after {@link #SPIN_NANOS} without work. The caller runs chunk 0 itself. Chunks are the same
  * contiguous split as {@link Parallel#range}, so a loop body gives the same result for any team size as long
  * as each index's work does not depend on its chunk. One caller at a time.
  */
@@ -61,13 +61,24 @@ final class SpinTeam implements AutoCloseable {
         } catch (Throwable e) {
             error.compareAndSet(null, e);
         }
-        while (remaining.get() > 0) Thread.onSpinWait();
+        awaitMembers();
         this.body = null;
         Throwable e = error.getAndSet(null);
         if (e instanceof RuntimeException re) throw re;
         if (e instanceof Error er) throw er;
         if (e != null) throw new IllegalStateException(e);
     }
+
+    /** Spins briefly, then yields, so a member that lost its CPU to another process can get it back. */
+    private void awaitMembers() {
+        for (int spins = 0; remaining.get() > 0; spins++) {
+            if (spins < YIELD_AFTER_SPINS) Thread.onSpinWait();
+            else Thread.yield();
+        }
+    }
+
+    /** Busy-wait iterations before a waiting thread starts yielding its CPU. */
+    static final int YIELD_AFTER_SPINS = 2000;
 
     private final class Member extends Thread {
         private final int index;
@@ -84,8 +95,9 @@ final class SpinTeam implements AutoCloseable {
             long seen = 0;
             while (true) {
                 long spinStart = System.nanoTime();
-                while (generation == seen && !closed) {
-                    if (System.nanoTime() - spinStart < SPIN_NANOS) Thread.onSpinWait();
+                for (int spins = 0; generation == seen && !closed; spins++) {
+                    if (spins < YIELD_AFTER_SPINS) Thread.onSpinWait();
+                    else if (System.nanoTime() - spinStart < SPIN_NANOS) Thread.yield();
                     else {
                         parked = true;
                         if (generation == seen && !closed) LockSupport.parkNanos(1_000_000);
