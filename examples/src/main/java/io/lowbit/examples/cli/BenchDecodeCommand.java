@@ -25,7 +25,7 @@ public final class BenchDecodeCommand implements Callable<Integer> {
     @Option(names = "--tokens", defaultValue = "256", description = "tokens to decode (default ${DEFAULT-VALUE}, capped by the context)")
     int tokens;
 
-    @Option(names = "--warmup-seconds", defaultValue = "3", description = "untimed decoding first, at least one pass unless 0 (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup-seconds", defaultValue = "5", description = "untimed decoding first, at least one pass unless 0 (default ${DEFAULT-VALUE})")
     double warmupSeconds;
 
     @Option(names = "--repeat", defaultValue = "5", description = "timed passes; the median is printed (default ${DEFAULT-VALUE})")

@@ -54,10 +54,14 @@ public final class Sampler {
         for (int i = 0; i < vocab; i++) probs[i] /= (float) sum;
         double coin = rng.nextDouble();
         if (topK == 0 && topP >= 1) return pick(coin);
-        // candidates sorted by probability, most likely first
-        for (int i = 0; i < vocab; i++) order[i] = i;
-        sortDescending(order, 0, vocab - 1);
-        int n = topK > 0 ? Math.min(topK, vocab) : vocab;
+        // candidates sorted by probability, most likely first. With top-p < 1 a token below (1 − p)/(V − 1)
+        // can never be needed: all such tokens together hold less than 1 − p, so the rest reach p.
+        float cutoff = topP < 1 && vocab > 1 ? (1 - topP) / (vocab - 1) : 0;
+        int candidates = 0;
+        for (int i = 0; i < vocab; i++) if (probs[i] >= cutoff) order[candidates++] = i;
+        if (candidates == 0) for (int i = 0; i < vocab; i++) order[candidates++] = i; // rounding: keep everything
+        sortDescending(order, 0, candidates - 1);
+        int n = topK > 0 ? Math.min(topK, candidates) : candidates;
         double mass = 0;
         int keep = 0;
         for (; keep < n; keep++) {

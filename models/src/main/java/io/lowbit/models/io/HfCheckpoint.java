@@ -4,6 +4,7 @@ import io.lowbit.models.LlamaConfig;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.llama.RopeLayout;
 import io.lowbit.tensor.DType;
+import io.lowbit.tensor.Half;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.io.Safetensors;
@@ -11,6 +12,7 @@ import io.lowbit.tensor.io.SafetensorsFile;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -78,9 +80,26 @@ public final class HfCheckpoint {
         Tensor mapped = st.tensor(name);
         Tensor out = Tensor.empty(DType.F32, MemoryCategory.WEIGHTS, shape);
         made.add(out);
-        if (e.dtype() == DType.F32) MemorySegment.copy(mapped.segment(), 0, out.segment(), 0, out.numel() * 4);
-        else out.copyFrom(mapped);
+        widen(mapped, out);
         return out;
+    }
+
+    /** Copies a contiguous F32/BF16/F16/F64 tensor into an F32 one of the same size (16-bit floats widen exactly). */
+    static void widen(Tensor src, Tensor dst) {
+        MemorySegment in = src.segment(), out = dst.segment();
+        long n = dst.numel(), base = src.byteOffset();
+        switch (src.dtype()) {
+            case F32 -> MemorySegment.copy(in, base, out, 0, n * 4);
+            case BF16 -> {
+                for (long i = 0; i < n; i++)
+                    out.setAtIndex(ValueLayout.JAVA_FLOAT, i, Half.fromBF16(in.get(ValueLayout.JAVA_SHORT_UNALIGNED, base + 2 * i)));
+            }
+            case F16 -> {
+                for (long i = 0; i < n; i++)
+                    out.setAtIndex(ValueLayout.JAVA_FLOAT, i, Half.fromF16(in.get(ValueLayout.JAVA_SHORT_UNALIGNED, base + 2 * i)));
+            }
+            default -> dst.copyFrom(src);
+        }
     }
 
     /**

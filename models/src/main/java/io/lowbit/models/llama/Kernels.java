@@ -87,7 +87,7 @@ public final class Kernels {
     /** ROTATE[k] moves lane i + k to lane i (wrapping), for the pairwise lane sum. */
     private static final VectorShuffle<Float>[] ROTATE = rotations();
 
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})
     private static VectorShuffle<Float>[] rotations() {
         VectorShuffle<Float>[] r = new VectorShuffle[S.length()];
         for (int k = 1; k < S.length(); k *= 2) r[k] = VectorShuffle.iota(S, k, 1, true);

@@ -20,8 +20,9 @@ import java.util.Arrays;
  * then logits = LMHead · RMSNorm(x). Attention is causal, grouped-query (query head j reads key/value
  * head j / (heads/kv_heads)) and, with a sliding window W, position p sees positions p−W+1 … p.
  * Tokens are processed in chunks of up to {@link #CHUNK} rows through the same code, so one-token decoding
- * and a prompt prefill share every line. Matrix-vector products are split over output rows across the
- * {@link Parallel} pool. Not thread-safe: one sequence at a time.
+ * and a prompt prefill share every line. Matrix-vector products are split over output rows, and attention
+ * over heads, across a {@link SpinTeam} of {@link Parallel#threads()} threads owned by the model (closed with
+ * it). Not thread-safe: one sequence at a time.
  */
 public final class LlamaModel implements AutoCloseable {
     /** Most tokens pushed through the blocks at once (prefill and scoring work in chunks of this size). */
@@ -36,6 +37,7 @@ public final class LlamaModel implements AutoCloseable {
     private final MemorySegment kc, vc;
     // activations for up to CHUNK rows, row-major
     private final float[] x, xb, xb2, q, k, v, hb, hb2, att, logits, logitsChunk;
+    private final SpinTeam team;
     private final MatVec matvec = new MatVec();
     private final Attention attention = new Attention();
 
@@ -78,6 +80,7 @@ public final class LlamaModel implements AutoCloseable {
         att = new float[heads * maxSeq];
         logits = new float[vocab];
         logitsChunk = new float[CHUNK * vocab];
+        team = new SpinTeam(Parallel.threads()); // last: nothing can fail after the threads start
     }
 
     public LlamaConfig config() {
@@ -192,7 +195,7 @@ public final class LlamaModel implements AutoCloseable {
      * out_p[t, r] = W_p[r, :] · in[t, :] for up to three matrices sharing one input, split over the
      * concatenated output rows in one parallel dispatch. Reused for every product (no allocation per token).
      */
-    private static final class MatVec implements Parallel.Range {
+    private final class MatVec implements Parallel.Range {
         private final MemorySegment[] mats = new MemorySegment[3];
         private final float[][] outs = new float[3][];
         private final int[] rows = new int[3];
@@ -244,7 +247,7 @@ public final class LlamaModel implements AutoCloseable {
             long groups = 0;
             for (int p = 0; p < parts; p++) groups += (rows[p] + 3) / 4;
             long work = 4L * cols * n;
-            Parallel.range(groups, Math.max(1, 32768 / work), this);
+            team.range(groups, Math.max(1, 32768 / work), this);
         }
 
         /**
@@ -285,7 +288,7 @@ public final class LlamaModel implements AutoCloseable {
             this.pos0 = pos0;
             this.scale = (float) (1.0 / Math.sqrt(headDim)); // 1/√d_h (Vaswani et al. 2017, eq. 1)
             long work = 2L * n * (pos0 + n) * headDim; // per head: scores plus the weighted sum of values
-            Parallel.range(heads, Math.max(1, 65536 / Math.max(1, work)), this);
+            team.range(heads, Math.max(1, 65536 / Math.max(1, work)), this);
         }
 
         @Override
@@ -314,6 +317,7 @@ public final class LlamaModel implements AutoCloseable {
     /** Releases the KV cache (the weights belong to the caller). */
     @Override
     public void close() {
+        team.close();
         keyCache.close();
         valueCache.close();
     }

@@ -58,6 +58,13 @@ class SamplerTest {
     }
 
     @Test
+    void tinyTopPOnAFlatDistributionStillSamples() {
+        float[] flat = new float[1000];
+        Sampler s = new Sampler(1000, 1.0, 0, 1e-7, 3);
+        for (int i = 0; i < 20; i++) assertEquals(0, s.sample(flat), "ties resolve to the smallest id, the single nucleus token");
+    }
+
+    @Test
     void sameSeedSameTokensDifferentSeedDifferentTokens() {
         float[] l = logitsOf(0.2, 0.2, 0.2, 0.2, 0.2);
         Sampler a = new Sampler(5, 1, 0, 0.9, 11), b = new Sampler(5, 1, 0, 0.9, 11), c = new Sampler(5, 1, 0, 0.9, 12);

@@ -132,7 +132,7 @@ class CheckpointsTest {
     }
 
     @Test
-    void readsBf16HuggingFaceWeightsAndChecksShapes(@TempDir Path dir) throws Exception {
+    void readsBf16AndF16HuggingFaceWeightsAndChecksShapes(@TempDir Path dir) throws Exception {
         LlamaConfig c = new LlamaConfig(16, 24, 2, 1, 1, 8, 1e-6, 10000, RopeScaling.linear(2), 10, 16, false, 0);
         try (LlamaWeights w = LlamaWeights.random(c, RopeLayout.HALF, 2)) {
             Map<String, Tensor> bf = new LinkedHashMap<>();
@@ -148,11 +148,25 @@ class CheckpointsTest {
                 Path bfdir = Files.createDirectory(dir.resolve("bf16"));
                 Safetensors.write(bfdir.resolve("model.safetensors"), bf, Map.of("format", "pt"));
                 c.write(bfdir.resolve("config.json"));
+                // the same weights as F16 in a second directory
+                Map<String, Tensor> half = new LinkedHashMap<>();
+                for (String n : st.names()) {
+                    Tensor t = st.tensor(n).to(DType.F16);
+                    made.add(t);
+                    half.put(n, t);
+                }
+                Path f16dir = Files.createDirectory(dir.resolve("f16"));
+                Safetensors.write(f16dir.resolve("model.safetensors"), half, Map.of());
+                c.write(f16dir.resolve("config.json"));
+                try (LlamaWeights r = HfCheckpoint.read(f16dir)) {
+                    float[] a = w.lmHead().toFloatArray(), b = r.lmHead().toFloatArray();
+                    for (int i = 0; i < a.length; i++) assertEquals(io.lowbit.tensor.Half.fromF16(io.lowbit.tensor.Half.toF16(a[i])), b[i], 0f);
+                }
                 try (LlamaWeights r = HfCheckpoint.read(bfdir)) {
                     assertEquals(c, r.config());
                     float[] a = w.layers().get(0).w1().toFloatArray(), b = r.layers().get(0).w1().toFloatArray();
                     for (int i = 0; i < a.length; i++) assertEquals(a[i], b[i], Math.abs(a[i]) / 128, "bf16 keeps 8 bits");
-                    assertEquals(io.lowbit.tensor.Half.fromBF16(io.lowbit.tensor.Half.toBF16(a[3])), b[3]);
+                    for (int i = 0; i < a.length; i++) assertEquals(io.lowbit.tensor.Half.fromBF16(io.lowbit.tensor.Half.toBF16(a[i])), b[i], 0f);
                     try (LlamaModel m = new LlamaModel(r, 16)) {
                         assertEquals(10, m.forward(1, 0).length);
                     }

@@ -92,16 +92,44 @@ class LlamaModelTest {
     void threadCountDoesNotChangeTheResult() {
         LlamaConfig c = tiedMha();
         int before = Parallel.threads();
-        try (LlamaWeights w = LlamaWeights.random(c, RopeLayout.INTERLEAVED, 8); LlamaModel m = new LlamaModel(w, 40)) {
-            int[] toks = tokens(20, c.vocabSize(), 4);
-            float[] one = new float[toks.length * c.vocabSize()], two = one.clone();
-            Parallel.setThreads(1);
-            m.forwardAll(toks, 0, one);
-            Parallel.setThreads(Math.max(2, before));
-            m.forwardAll(toks, 0, two);
-            assertArrayEquals(one, two);
+        try (LlamaWeights w = LlamaWeights.random(c, RopeLayout.INTERLEAVED, 8)) {
+            int[] toks = tokens(33, c.vocabSize(), 4);
+            float[][] out = new float[3][toks.length * c.vocabSize()];
+            int[] teams = {1, 2, 3};
+            for (int i = 0; i < 3; i++) {
+                Parallel.setThreads(teams[i]);
+                try (LlamaModel m = new LlamaModel(w, 40)) {
+                    m.forwardAll(toks, 0, out[i]);
+                }
+            }
+            assertArrayEquals(out[0], out[1]);
+            assertArrayEquals(out[0], out[2]);
         } finally {
             Parallel.setThreads(before);
+        }
+    }
+
+    @Test
+    void spinTeamCoversEveryIndexOnceAndRethrows() {
+        for (int size : new int[] {1, 2, 3}) {
+            try (SpinTeam team = new SpinTeam(size)) {
+                for (int trial = 0; trial < 200; trial++) {
+                    int n = 1 + trial % 37;
+                    java.util.concurrent.atomic.AtomicIntegerArray hits = new java.util.concurrent.atomic.AtomicIntegerArray(n);
+                    team.range(n, 1, (lo, hi) -> {
+                        for (long i = lo; i < hi; i++) hits.incrementAndGet((int) i);
+                    });
+                    for (int i = 0; i < n; i++) assertEquals(1, hits.get(i), "size " + size + " n " + n + " index " + i);
+                }
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> team.range(10, 1, (lo, hi) -> {
+                    if (hi == 10) throw new IllegalStateException("last chunk failed");
+                }));
+                assertEquals("last chunk failed", e.getMessage());
+                // still usable afterwards
+                long[] sum = new long[1];
+                team.range(4, 4, (lo, hi) -> sum[0] += hi - lo);
+                assertEquals(4, sum[0]);
+            }
         }
     }
 
