@@ -1,0 +1,187 @@
+package io.lowbit.examples;
+
+import io.lowbit.models.io.Checkpoints;
+import io.lowbit.models.llama.LlamaWeights;
+import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Every example's main on its defaults (or small arguments), with the numbers it prints checked: what the
+ * tutorial claims must stay true. Each example also reports its own leaked bytes, which must be 0.
+ */
+class ExamplesTest {
+    /** The first greedy tokens of stories260K from BOS (what llama2.c's run prints at temperature 0). */
+    static final String STORIES_FIRST_20 = "461 461 401 401 401 461 378 455 473 456 435 299 362 409 283 264 283 452 288 13";
+
+    static long live;
+
+    @BeforeAll
+    static void start() {
+        live = Allocator.liveBytes();
+    }
+
+    @AfterAll
+    static void noLeaks() {
+        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by the examples");
+    }
+
+    static void noLeak(Captured c) {
+        assertEquals(0, c.number("^leaked bytes: (-?\\d+)$"), "the example reports leaked off-heap bytes");
+    }
+
+    @Test
+    void tensorsAndAutogradFitsSin() throws Exception {
+        Captured c = Captured.run(TensorsAndAutograd::main);
+        c.contains("a       = Tensor(F32[2, 3] [1.0, 2.0, 3.0, 40.0, 5.0, 6.0])");   // the write through the row view
+        c.contains("a.t()   = shape [3, 2], strides [1, 3], contiguous false");
+        c.contains("Tensor(F32[3] [241.0, 407.0, 609.0])");                       // broadcast add, then column sums
+        c.contains("(a+bias)·aᵀ = Tensor(F32[2, 2] [1414.0, 6868.0, 1468.0, 8461.0])");
+        // four 64-byte blocks inside the scope (a, bias, a+bias, sums); a and the kept product after it
+        assertEquals(256, c.number("inside the scope: live (\\d+) bytes"));
+        assertEquals(128, c.number("after the scope:  live (\\d+) bytes"));
+        double first = c.number("^step    1  loss (\\S+)"), last = c.number("^final loss (\\S+)");
+        assertTrue(first > 1.0, "an untrained MLP is far from sin(x): " + first);
+        assertTrue(last < 0.02, "300 AdamW steps fit sin(x) to MSE < 0.02, got " + last);
+        assertEquals(0, c.number("step  300 .*grads (\\d+) B") % 64); // gradients are 64-byte blocks
+        noLeak(c);
+    }
+
+    @Test
+    void customFunctionGradCheckAndQat() throws Exception {
+        Captured c = Captured.run(CustomFunction::main);
+        assertEquals("true", c.find("Swish forward matches F.silu: (\\w+)"));
+        assertEquals("true", c.find("GradCheck Swish:\\s+passed=(\\w+)"));
+        assertTrue(c.number("max \\|analytic - numeric\\| = (\\S+) ") < 1e-6);
+        assertEquals("false", c.find("GradCheck FakeQuantSte:\\s+passed=(\\w+)"), "finite differences see round()'s zero derivative");
+        double last = c.number("final 3-bit QAT loss (\\S+);");
+        assertTrue(last < 0.02, "QAT with 3-bit weights still fits sin(x): " + last);
+        assertTrue(c.number("W1 used (\\d+) distinct values") <= 8, "3-bit weights take at most 8 values");
+        noLeak(c);
+    }
+
+    @Test
+    void customFunctionAtTwoBits() throws Exception {
+        Captured c = Captured.run(CustomFunction::main, "--steps", "50", "--bits", "2");
+        assertTrue(c.number("W1 used (\\d+) distinct values") <= 4);
+        noLeak(c);
+    }
+
+    @Test
+    void generateReproducesTheKnownGreedyIds() throws Exception {
+        Captured c = Captured.run(GenerateFromCheckpoint::main, "--tokens", "20");
+        c.contains("stories260K.bin: dim 64, 5 layers, 8 heads (4 kv), vocab 512, context 512");
+        assertEquals(STORIES_FIRST_20, c.find("^greedy: 20 tokens, \\d+ tokens/s\\n  (.*)$"));
+        String sampled = c.find("^top-p 0.90, T 0.90, seed 42: \\d+ tokens, \\d+ tokens/s\\n  (.*)$");
+        Captured again = Captured.run(GenerateFromCheckpoint::main, "--tokens", "20");
+        assertEquals(sampled, again.find("^top-p 0.90, T 0.90, seed 42: \\d+ tokens, \\d+ tokens/s\\n  (.*)$"), "sampling is seeded");
+        Captured other = Captured.run(GenerateFromCheckpoint::main, "--tokens", "20", "--seed", "7");
+        assertNotEquals(sampled, other.find("^top-p 0.90, T 0.90, seed 7: \\d+ tokens, \\d+ tokens/s\\n  (.*)$"));
+        noLeak(c);
+    }
+
+    @Test
+    void gptqBeatsRtnOnHeldOutOutputs() throws Exception {
+        for (String w : List.of("wq", "wk")) {
+            Captured c = Captured.run(QuantizeAWeight::main, "--weight", w);
+            double rtn4 = c.number("^RTN int4 g32 .* (\\S+)$"), rtn3 = c.number("^RTN int3 g32 .* (\\S+)$");
+            double gptq4 = c.number("^GPTQ int4 g32 .* (\\S+)$"), gptq3 = c.number("^GPTQ int3 g32 .* (\\S+)$");
+            double nf4 = c.number("^NF4 \\+ DQ \\(block 64\\) .* (\\S+)$");
+            assertTrue(gptq4 < rtn4, w + ": GPTQ int4 output error " + gptq4 + " not below RTN " + rtn4);
+            assertTrue(gptq3 < rtn3, w + ": GPTQ int3 output error " + gptq3 + " not below RTN " + rtn3);
+            assertTrue(rtn4 < rtn3 && nf4 < rtn3, "4-bit grids beat 3-bit ones");
+            // storage: 4-bit codes + an F32 scale and an 8-bit zero per 32 weights = 4 + 1 + 0.25
+            assertEquals(5.25, c.number("^RTN int4 g32\\s+(\\S+)"), 1e-9);
+            assertEquals(4.25, c.number("^RTN int3 g32\\s+(\\S+)"), 1e-9);
+            double nf4Bits = c.number("^NF4 \\+ DQ \\(block 64\\)\\s+(\\S+)");
+            assertTrue(nf4Bits > 4.125 && nf4Bits < 4.2, "NF4 + DQ is 4 bits + an 8-bit absmax per 64 + a little: " + nf4Bits);
+            noLeak(c);
+        }
+    }
+
+    @Test
+    void layer0InputsAreRmsNormalizedEmbeddings() throws Exception {
+        try (LlamaWeights w = Checkpoints.load(SharedAssets.stories260K())) {
+            int[] ids = {1, 461, 7, 511};
+            try (Tensor x = QuantizeAWeight.layer0Inputs(w, ids)) {
+                int d = w.config().hiddenSize();
+                assertArrayEquals(new int[] {ids.length, d}, x.shape());
+                for (int r = 0; r < ids.length; r++) {
+                    double ss = 0;
+                    for (int i = 0; i < d; i++) ss += Math.pow(w.tokEmbeddings().get(ids[r], i), 2);
+                    double inv = 1 / Math.sqrt(ss / d + w.config().rmsNormEps());
+                    for (int i = 0; i < d; i++)
+                        assertEquals(w.tokEmbeddings().get(ids[r], i) * inv * w.layers().get(0).attnNorm().get(i), x.get(r, i), 1e-5);
+                }
+            }
+        }
+    }
+
+    @Test
+    void relativeErrorOnExactCases() {
+        try (Tensor a = Tensor.of(new float[] {3, 4, 0, 0}, 2, 2); Tensor b = Tensor.of(new float[] {3, 0, 0, 0}, 2, 2);
+             Tensor x = Tensor.of(new float[] {1, 0}, 1, 2)) {
+            assertEquals(0.8, QuantizeAWeight.relativeError(a, b, null), 1e-7);   // ||(0,4)|| / ||(3,4)||
+            assertEquals(0.0, QuantizeAWeight.relativeError(a, b, x), 1e-7);      // x only reads column 0, which matches
+        }
+    }
+
+    @Test
+    void tokenizerTour() throws Exception {
+        Captured c = Captured.run(TokenizerTour::main, "--vocab", "1024", "--train-chars", "100000");
+        c.contains("ids    [1, 15043, 3186]\n  pieces <s> ▁Hello ▁world");
+        c.contains("<0xF0> <0x9F> <0x90> <0x8B>");                   // the whale emoji through byte fallback
+        assertFalse(c.out().contains("decode == text: false"), c.out());
+        assertFalse(c.out().contains("== text: false"), c.out());
+        c.contains("trained a 1024-token byte-level BPE");
+        double llama = c.number("llama\\s+vocab 32000:.* (\\S+) chars/token");
+        double ours = c.number("ours\\s+vocab  1024:.* (\\S+) chars/token");
+        assertTrue(ours > 2.0 && ours < llama, "a 1024-token BPE compresses, but less than a 32000-token one: " + ours + " vs " + llama);
+    }
+
+    @Test
+    void quickStartQuantizesEveryLinearAndGenerates() throws Exception {
+        Captured c = Captured.run(QuickStart::main);
+        assertEquals(35, c.number("quantized (\\d+) linears"), "7 linears in each of 5 layers");
+        assertEquals(5.271, c.number("([\\d.]+) bits/weight on average"), 0.0005);
+        int[] ids = Arrays.stream(c.find("greedy ids: \\[(.*)\\]").split(", ")).mapToInt(Integer::parseInt).toArray();
+        assertEquals(32, ids.length);
+        assertEquals(461, ids[0], "the int4 model still starts the way the float model does");
+        assertTrue(Arrays.stream(ids).allMatch(i -> i > 2 && i < 512));
+        assertEquals(c.out(), Captured.run(QuickStart::main).out(), "greedy generation is deterministic");
+    }
+
+    @Test
+    void missingSharedFolderIsAClearError() {
+        String old = System.getProperty("lowbit.shared");
+        try {
+            System.setProperty("lowbit.shared", "/nonexistent/shared");
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> GenerateFromCheckpoint.main(new String[0]));
+            assertTrue(e.getMessage().contains("/nonexistent/shared") && e.getMessage().contains("LOWBIT_SHARED"), e.getMessage());
+        } finally {
+            System.setProperty("lowbit.shared", old);
+        }
+    }
+
+    @Test
+    void exampleArgs() {
+        ExampleArgs a = ExampleArgs.parse(new String[] {"--steps", "5", "--lr=0.5"});
+        assertEquals(5, a.getInt("steps", 1));
+        assertEquals(0.5, a.getDouble("lr", 1));
+        assertEquals(3, a.getInt("other", 3));
+        a.done();
+        assertThrows(IllegalArgumentException.class, () -> ExampleArgs.parse(new String[] {"steps"}));
+        assertThrows(IllegalArgumentException.class, () -> ExampleArgs.parse(new String[] {"--steps"}));
+        assertThrows(IllegalArgumentException.class, () -> ExampleArgs.parse(new String[] {"--steps", "x"}).getInt("steps", 1));
+        ExampleArgs typo = ExampleArgs.parse(new String[] {"--stpes", "5"});
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, typo::done);
+        assertTrue(e.getMessage().contains("--stpes"), e.getMessage());
+    }
+}
