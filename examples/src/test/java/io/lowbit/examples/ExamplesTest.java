@@ -1,6 +1,7 @@
 package io.lowbit.examples;
 
 import io.lowbit.models.io.Checkpoints;
+import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Tensor;
@@ -87,30 +88,54 @@ class ExamplesTest {
         noLeak(c);
     }
 
-    @Test
-    void gptqBeatsRtnOnHeldOutOutputs() throws Exception {
-        for (String w : List.of("wq", "wk")) {
-            Captured c = Captured.run(QuantizeAWeight::main, "--weight", w);
-            double rtn4 = c.number("^RTN int4 g32 .* (\\S+)$"), rtn3 = c.number("^RTN int3 g32 .* (\\S+)$");
-            double gptq4 = c.number("^GPTQ int4 g32 .* (\\S+)$"), gptq3 = c.number("^GPTQ int3 g32 .* (\\S+)$");
-            double nf4 = c.number("^NF4 \\+ DQ \\(block 64\\) .* (\\S+)$");
-            assertTrue(gptq4 < rtn4, w + ": GPTQ int4 output error " + gptq4 + " not below RTN " + rtn4);
-            assertTrue(gptq3 < rtn3, w + ": GPTQ int3 output error " + gptq3 + " not below RTN " + rtn3);
-            assertTrue(rtn4 < rtn3 && nf4 < rtn3, "4-bit grids beat 3-bit ones");
-            // storage: 4-bit codes + an F32 scale and an 8-bit zero per 32 weights = 4 + 1 + 0.25
-            assertEquals(5.25, c.number("^RTN int4 g32\\s+(\\S+)"), 1e-9);
-            assertEquals(4.25, c.number("^RTN int3 g32\\s+(\\S+)"), 1e-9);
-            double nf4Bits = c.number("^NF4 \\+ DQ \\(block 64\\)\\s+(\\S+)");
-            assertTrue(nf4Bits > 4.125 && nf4Bits < 4.2, "NF4 + DQ is 4 bits + an 8-bit absmax per 64 + a little: " + nf4Bits);
-            noLeak(c);
+    record Table(double rtn4, double rtn3, double nf4, double gptq4, double gptq3, double rtn4Bits, double rtn3Bits, double nf4Bits) {
+        static Table of(Captured c) {
+            return new Table(c.number("^RTN int4 g32 .* (\\S+)$"), c.number("^RTN int3 g32 .* (\\S+)$"),
+                    c.number("^NF4 \\+ DQ \\(block 64\\) .* (\\S+)$"), c.number("^GPTQ int4 g32 .* (\\S+)$"),
+                    c.number("^GPTQ int3 g32 .* (\\S+)$"), c.number("^RTN int4 g32\\s+(\\S+)"), c.number("^RTN int3 g32\\s+(\\S+)"),
+                    c.number("^NF4 \\+ DQ \\(block 64\\)\\s+(\\S+)"));
         }
     }
 
     @Test
-    void layer0InputsAreRmsNormalizedEmbeddings() throws Exception {
+    void gptqBeatsRtnOnHeldOutOutputsGivenEnoughCalibration() throws Exception {
+        // default: block 2's down projection [64, 172], calibrated on 4 stories
+        Captured c = Captured.run(QuantizeAWeight::main);
+        c.contains("weight layers.2.w2 [64, 172]; calibration 1024 tokens (4 stories), held-out 256 tokens");
+        Table t = Table.of(c);
+        assertTrue(t.gptq4() < t.rtn4(), "GPTQ int4 output error " + t.gptq4() + " not below RTN " + t.rtn4());
+        assertTrue(t.gptq3() < t.rtn3(), "GPTQ int3 output error " + t.gptq3() + " not below RTN " + t.rtn3());
+        assertTrue(t.rtn4() < t.rtn3() && t.nf4() < t.rtn3(), "4-bit grids beat 3-bit ones");
+        // storage of 172-wide rows in groups of 32 (5 full + 1 of 12): codes packed per row into whole bytes
+        // (4·172 bits = 86 bytes, 3·172 bits → 65 bytes), plus an F32 scale and an 8-bit zero per group
+        assertEquals((8 * 86 + 6 * 40) / 172.0, t.rtn4Bits(), 0.0005);
+        assertEquals((8 * 65 + 6 * 40) / 172.0, t.rtn3Bits(), 0.0005);
+        assertTrue(t.nf4Bits() > 4.125 && t.nf4Bits() < 4.2, "NF4 + DQ is 4 bits + an 8-bit absmax per 64 + a little: " + t.nf4Bits());
+        noLeak(c);
+        // one story is too little data for a 172×172 Hessian: GPTQ's held-out error grows
+        Table one = Table.of(Captured.run(QuantizeAWeight::main, "--calib-stories", "1"));
+        assertEquals(t.rtn4(), one.rtn4(), 0.0, "RTN does not look at data");
+        assertTrue(one.gptq4() > t.gptq4() && one.gptq3() > t.gptq3(), "more calibration data must help GPTQ");
+    }
+
+    @Test
+    void gptqOnALayer0AttentionProjection() throws Exception {
+        Captured c = Captured.run(QuantizeAWeight::main, "--layer", "0", "--weight", "wq", "--calib-stories", "2");
+        c.contains("weight layers.0.wq [64, 64]; calibration 512 tokens (2 stories)");
+        Table t = Table.of(c);
+        assertTrue(t.gptq4() < t.rtn4() && t.gptq3() < t.rtn3(), "GPTQ beats RTN on layer 0's wq: " + t);
+        assertEquals(5.25, t.rtn4Bits(), 1e-9); // 4 + 32/32 + 8/32
+        assertEquals(4.25, t.rtn3Bits(), 1e-9);
+        noLeak(c);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> QuantizeAWeight.main(new String[] {"--weight", "wx"}));
+        assertTrue(e.getMessage().contains("wq wk wv wo w1 w2 w3"), e.getMessage());
+    }
+
+    @Test
+    void layer0AttentionInputsAreRmsNormalizedEmbeddings() throws Exception {
         try (LlamaWeights w = Checkpoints.load(SharedAssets.stories260K())) {
             int[] ids = {1, 461, 7, 511};
-            try (Tensor x = QuantizeAWeight.layer0Inputs(w, ids)) {
+            try (Tensor x = QuantizeAWeight.inputsOf(w, ids, 0, "wk")) {
                 int d = w.config().hiddenSize();
                 assertArrayEquals(new int[] {ids.length, d}, x.shape());
                 for (int r = 0; r < ids.length; r++) {
@@ -121,6 +146,29 @@ class ExamplesTest {
                         assertEquals(w.tokEmbeddings().get(ids[r], i) * inv * w.layers().get(0).attnNorm().get(i), x.get(r, i), 1e-5);
                 }
             }
+        }
+    }
+
+    @Test
+    void autogradForwardMatchesTheInferenceEngine() throws Exception {
+        try (LlamaWeights w = Checkpoints.load(SharedAssets.stories260K()); LlamaModel model = new LlamaModel(w, 40)) {
+            int[] ids = QuantizeAWeight.story(w, 40, 3);
+            int vocab = w.config().vocabSize();
+            float[] expect = new float[ids.length * vocab];
+            model.forwardAll(ids, 0, expect);
+            java.util.Map<String, int[]> taps = new java.util.TreeMap<>();
+            try (Tensor logits = LlamaActivations.forward(w, ids, (name, x) -> taps.put(name, x.shape()))) {
+                assertArrayEquals(new int[] {ids.length, vocab}, logits.shape());
+                float[] got = logits.toFloatArray();
+                double worst = 0;
+                for (int i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - expect[i]));
+                assertTrue(worst < 2e-3, "F-op forward and LlamaModel disagree by " + worst);
+            }
+            assertEquals(4 * w.config().numHiddenLayers(), taps.size());
+            assertArrayEquals(new int[] {ids.length, 64}, taps.get("layers.4.wq"));
+            assertArrayEquals(new int[] {ids.length, 64}, taps.get("layers.4.wo"));
+            assertArrayEquals(new int[] {ids.length, 64}, taps.get("layers.4.w1"));
+            assertArrayEquals(new int[] {ids.length, 172}, taps.get("layers.4.w2"));
         }
     }
 
