@@ -71,8 +71,9 @@ public final class QuantizeAWeight {
             int[] heldOutStory = story(w, tokens, 1000);
             try (Tensor calib = Tensor.cat(0, parts); Tensor heldOut = inputsOf(w, heldOutStory, layer, which)) {
                 for (Tensor part : parts) part.close();
-                System.out.printf(Locale.ROOT, "weight layers.%d.%s %s; calibration %d tokens (%d stories), held-out %d tokens%n",
-                        layer, which, java.util.Arrays.toString(weight.shape()), calib.size(0), calibStories, heldOut.size(0));
+                System.out.printf(Locale.ROOT, "weight layers.%d.%s %s; calibration %d tokens (%d %s), held-out %d tokens%n",
+                        layer, which, java.util.Arrays.toString(weight.shape()), calib.size(0), calibStories,
+                        calibStories == 1 ? "story" : "stories", heldOut.size(0));
                 // 2. The methods. Each returns a QuantizedTensor: packed codes plus scales, in QUANTIZED memory.
                 Map<String, Quantizer> methods = new LinkedHashMap<>();
                 methods.put("RTN int4 g" + group, new AffineQuantizer(AffineSpec.perGroup(4, false, group)));
