@@ -75,6 +75,9 @@ class ExampleCommandTest {
         Run badOption = run("example", "TensorsAndAutograd", "--stpes", "3");
         assertEquals(1, badOption.code());
         assertTrue(badOption.err().contains("unknown option(s) [--stpes]"), badOption.err());
+        Run help = run("example", "QuickStart", "--help");
+        assertEquals(0, help.code(), help.err());
+        assertTrue(help.out().contains("QuickStart: " + QuickStart.DESCRIPTION) && help.out().contains("QuickStart.java"), help.out());
         Run none = run("example");
         assertEquals(2, none.code());
         assertTrue(none.out().contains("usage: lowbit example NAME"), none.out());

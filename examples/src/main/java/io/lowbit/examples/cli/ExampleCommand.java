@@ -49,6 +49,12 @@ public final class ExampleCommand implements Callable<Integer> {
         }
         Examples.Entry entry = Examples.find(name).orElseThrow(() -> new IllegalArgumentException(
                 "no example named '" + name + "'; 'lowbit example --list' shows them"));
+        if (args.contains("--help") || args.contains("-h")) {
+            out.printf("%s: %s%nsource: examples/src/main/java/io/lowbit/examples/%s.java (its options are read at the top of main)%n",
+                    entry.name(), entry.description(), entry.name());
+            out.flush();
+            return 0;
+        }
         out.flush();
         entry.main().run(args.toArray(String[]::new));
         System.out.flush();
