@@ -8,6 +8,10 @@ import io.lowbit.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 
 import java.util.Arrays;
 import java.util.List;
@@ -56,23 +60,32 @@ class ExamplesTest {
     }
 
     @Test
-    void customFunctionGradCheckAndQat() throws Exception {
-        Captured c = Captured.run(CustomFunction::main);
+    void customFunctionGradCheckAndQat(@TempDir Path dir) throws Exception {
+        Path png = dir.resolve("loss.png");
+        Captured c = Captured.run(CustomFunction::main, "--plot", png.toString());
         assertEquals("true", c.find("Swish forward matches F.silu: (\\w+)"));
         assertEquals("true", c.find("GradCheck Swish:\\s+passed=(\\w+)"));
         assertTrue(c.number("max \\|analytic - numeric\\| = (\\S+) ") < 1e-6);
         assertEquals("false", c.find("GradCheck FakeQuantSte:\\s+passed=(\\w+)"), "finite differences see round()'s zero derivative");
-        double last = c.number("final 3-bit QAT loss (\\S+);");
-        assertTrue(last < 0.02, "QAT with 3-bit weights still fits sin(x): " + last);
+        double floatLoss = c.number("^step  400  float loss (\\S+)");
+        double ptq = c.number("rounded to 3 bits after training: loss (\\S+)");
+        double qat = c.number("final 3-bit QAT loss (\\S+);");
+        assertTrue(floatLoss < 0.02, "400 AdamW steps fit sin(x): " + floatLoss);
+        assertTrue(qat < 0.1, "QAT with 3-bit weights still fits sin(x): " + qat);
+        assertTrue(qat < ptq / 2, "training through the quantizer must beat rounding afterwards: QAT " + qat + " vs PTQ " + ptq);
         assertTrue(c.number("W1 used (\\d+) distinct values") <= 8, "3-bit weights take at most 8 values");
+        byte[] head = Arrays.copyOf(Files.readAllBytes(png), 4);
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, head, "the loss curves are a PNG");
         noLeak(c);
     }
 
     @Test
-    void customFunctionAtTwoBits() throws Exception {
-        Captured c = Captured.run(CustomFunction::main, "--steps", "50", "--bits", "2");
+    void customFunctionAtTwoBits(@TempDir Path dir) throws Exception {
+        Captured c = Captured.run(CustomFunction::main, "--steps", "100", "--bits", "2", "--plot", dir.resolve("p.png").toString());
         assertTrue(c.number("W1 used (\\d+) distinct values") <= 4);
+        assertTrue(c.number("final 2-bit QAT loss (\\S+);") < c.number("rounded to 2 bits after training: loss (\\S+)"));
         noLeak(c);
+        assertThrows(IllegalArgumentException.class, () -> CustomFunction.main(new String[] {"--bits", "1"}));
     }
 
     @Test
