@@ -64,8 +64,8 @@ public final class QuantizeAWeight {
                 case "w3" -> block.w3();
                 default -> throw new IllegalArgumentException("--weight must be one of wq wk wv wo w1 w2 w3, got " + which);
             };
-            // 1. Real inputs: two stories written by the model (different seeds), run through the model
-            //    while we record what this weight's layer receives.
+            // 1. Real inputs: stories the model writes itself (seeds 1..N calibrate, seed 1000 is held out),
+            //    read back through the model while we record what this weight's layer receives.
             Tensor[] parts = new Tensor[calibStories];
             for (int i = 0; i < calibStories; i++) parts[i] = inputsOf(w, story(w, tokens, 1 + i), layer, which);
             int[] heldOutStory = story(w, tokens, 1000);
