@@ -40,6 +40,8 @@ public final class TensorsAndAutograd {
             System.out.println("a       = " + a);
             System.out.println("a.t()   = shape " + Arrays.toString(at.shape()) + ", strides " + Arrays.toString(at.strides())
                     + ", contiguous " + at.isContiguous());
+            Tensor col = a.narrow(1, 2, 1).expand(2, 4);  // column 2, repeated 4 times: stride 0 along dim 1
+            System.out.println("a.narrow(1, 2, 1).expand(2, 4) = " + col + ", strides " + Arrays.toString(col.strides()));
 
             // 2. Ops return NEW tensors. Broadcasting follows NumPy: [2,3] + [3] adds the row to every row.
             //    A MemoryScope owns every tensor made inside it and frees them when it closes,

@@ -47,6 +47,7 @@ class ExamplesTest {
         Captured c = Captured.run(TensorsAndAutograd::main);
         c.contains("a       = Tensor(F32[2, 3] [1.0, 2.0, 3.0, 40.0, 5.0, 6.0])");   // the write through the row view
         c.contains("a.t()   = shape [3, 2], strides [1, 3], contiguous false");
+        c.contains("expand(2, 4) = Tensor(F32[2, 4] [3.0, 3.0, 3.0, 3.0, 6.0, 6.0, 6.0, 6.0]), strides [3, 0]");
         c.contains("Tensor(F32[3] [241.0, 407.0, 609.0])");                       // broadcast add, then column sums
         c.contains("(a+bias)·aᵀ = Tensor(F32[2, 2] [1414.0, 6868.0, 1468.0, 8461.0])");
         // four 64-byte blocks inside the scope (a, bias, a+bias, sums); a and the kept product after it
