@@ -28,6 +28,7 @@ public final class Lowbit implements Runnable {
         cl.addSubcommand("generate", new GenerateCommand());
         cl.addSubcommand("convert", new ConvertCommand());
         cl.addSubcommand("memory", new MemoryCommand());
+        cl.addSubcommand("example", ExampleCommand.create());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");
