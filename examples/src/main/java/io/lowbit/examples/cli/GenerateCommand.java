@@ -69,6 +69,9 @@ public final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--prompt needs --tokenizer (text cannot be turned into ids without one)");
         Tokenizer tok = tokPath == null ? null : Tokenizer.load(tokPath);
         try (LlamaWeights w = Checkpoints.load(checkpoint)) {
+            if (tok != null && tok.vocabSize() > w.config().vocabSize())
+                throw new IllegalArgumentException("tokenizer " + tokPath + " has " + tok.vocabSize() + " tokens but checkpoint "
+                        + checkpoint + " has a vocabulary of " + w.config().vocabSize() + ": they do not belong together");
             int[] promptIds = prompt == null ? new int[] {Generator.BOS} : tok.encode(prompt, true, false);
             if (promptIds.length == 0 || promptIds[0] != Generator.BOS) {
                 int[] withBos = new int[promptIds.length + 1];

@@ -78,6 +78,10 @@ class GenerateConvertBenchCommandTest {
         Run r = run("generate", "--checkpoint", stories().toString(), "--prompt", "Once upon a time");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("--prompt needs --tokenizer"), r.err());
+        Path llama2Tok = stories().getParent().getParent().getParent().resolve("tokenizers/llama2/tokenizer.model");
+        r = run("generate", "--checkpoint", stories().toString(), "--tokenizer", llama2Tok.toString(), "--prompt", "Hello");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("has 32000 tokens") && r.err().contains("vocabulary of 512"), r.err());
         r = run("generate", "--checkpoint", dir.resolve("missing.bin").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("missing.bin"), r.err());
