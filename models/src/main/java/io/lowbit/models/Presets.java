@@ -34,8 +34,14 @@ public final class Presets {
         PRESETS.put(name, LlamaConfig.of(hidden, inter, heads, heads, layers, 32000, maxPos, 1e-6, 10000, false));
     }
 
-    /** The preset called {@code name} (case-insensitive); the error lists the known names. */
+    /**
+     * The preset called {@code name} (case-insensitive; the LoQT sizes also answer to {@code llama-60m} ...
+     * {@code llama-13b}, the spelling the issue and the paper use); the error lists the known names.
+     */
     public static LlamaConfig get(String name) {
+        String n = name.toLowerCase(java.util.Locale.ROOT);
+        if (n.startsWith("llama-") && PRESETS.containsKey(n.substring(6).toUpperCase(java.util.Locale.ROOT)))
+            name = n.substring(6);
         for (Map.Entry<String, LlamaConfig> e : PRESETS.entrySet())
             if (e.getKey().equalsIgnoreCase(name)) return e.getValue();
         throw new IllegalArgumentException("unknown model preset '" + name + "' (known: " + String.join(", ", PRESETS.keySet()) + ")");

@@ -53,7 +53,9 @@ public final class MemoryCommand implements Callable<Integer> {
 
     /** The LoQT paper's rank for a preset (spec "Published defaults"; 7B/13B: 1024, our assumption). */
     static int defaultRank(String preset) {
-        return switch (preset.toUpperCase(Locale.ROOT)) {
+        String p = preset.toUpperCase(Locale.ROOT);
+        if (p.startsWith("LLAMA-")) p = p.substring(6); // llama-7b is the 7B preset
+        return switch (p) {
             case "60M" -> 128;
             case "130M", "350M" -> 256;
             case "1B" -> 512;
