@@ -27,6 +27,8 @@ public final class Lowbit implements Runnable {
         cl.addSubcommand("doctor", new DoctorCommand());
         cl.addSubcommand("generate", new GenerateCommand());
         cl.addSubcommand("convert", new ConvertCommand());
+        cl.addSubcommand("pretrain", new PretrainCommand());
+        cl.addSubcommand("compare", new CompareCommand());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");
