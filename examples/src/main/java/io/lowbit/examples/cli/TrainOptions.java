@@ -26,7 +26,7 @@ public final class TrainOptions {
     Integer vocab;
     @Option(names = "--data", description = "UTF-8 text file to pretrain on (default: the built-in Moby-Dick corpus)")
     Path data;
-    @Option(names = "--steps", defaultValue = "400", description = "optimizer steps (default ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "800", description = "optimizer steps (default ${DEFAULT-VALUE})")
     int steps;
     @Option(names = "--batch", defaultValue = "8", description = "sequences per micro-batch (default ${DEFAULT-VALUE})")
     int batch;
