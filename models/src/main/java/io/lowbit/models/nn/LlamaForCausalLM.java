@@ -144,6 +144,20 @@ public final class LlamaForCausalLM extends Module {
         return out;
     }
 
+    /** The projections inside the decoder blocks, in order: the paths training methods replace. */
+    public static final java.util.List<String> PROJECTIONS = java.util.List.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+            "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj");
+
+    /**
+     * Dotted paths of every block projection ({@code model.layers.N.self_attn.q_proj}, ...), for
+     * {@link Module#replace}; the embedding, norms and LM head are not included.
+     */
+    public List<String> projectionPaths() {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < config.numHiddenLayers(); i++) for (String p : PROJECTIONS) out.add("model.layers." + i + "." + p);
+        return out;
+    }
+
     // ------------------------------------------------------------------ forward
 
     /** Logits [B, T, vocab] for I32 token ids [B, T]; token t sits at position t. */

@@ -218,6 +218,10 @@ class LlamaForCausalLMTest {
                 assertArrayEquals(trainingLogits(ref, x.toIntArray()), after);
             }
             assertSame(zero, m.get("model.layers.0.mlp.down_proj"));
+            List<String> paths = m.projectionPaths();
+            assertEquals(14, paths.size());
+            assertEquals("model.layers.1.self_attn.q_proj", paths.get(7));
+            for (String path : paths) assertInstanceOf(io.lowbit.autograd.nn.Layer.class, m.get(path));
         }
     }
 
