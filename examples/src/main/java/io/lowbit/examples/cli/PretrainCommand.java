@@ -68,7 +68,12 @@ public final class PretrainCommand implements Callable<Integer> {
                     method, r.finalValLoss(), r.finalValPerplexity(), r.stepsDone(), r.tokensPerSecond());
             System.out.print(r.memory().format());
             m.mergeForExport(model);
-            model.save(out);
+            try {
+                model.save(out);
+            } catch (IllegalStateException e) { // a method whose layers cannot be written as plain HF weights
+                System.out.println("no Hugging Face export: " + e.getMessage() + "; " + out.resolve("checkpoint") + " holds the trained state");
+                return 0;
+            }
             System.out.println("checkpoint: " + out + " (config.json, model.safetensors, tokenizer.json); metrics.csv, loss.png");
             System.out.println("try: ./lowbit generate --checkpoint " + out + " --tokenizer " + out.resolve("tokenizer.json")
                     + " --prompt \"Call me\"");

@@ -240,6 +240,11 @@ public final class LlamaForCausalLM extends Module {
     public LlamaWeights toWeights(boolean copy) {
         if (dtype != DType.F32) throw new IllegalStateException("inference weights are F32; this model is " + dtype);
         Map<String, Tensor> sd = stateDict();
+        List<String> extra = new ArrayList<>(sd.keySet());
+        extra.removeAll(hfNames());
+        if (!extra.isEmpty())
+            throw new IllegalStateException("model holds tensors beyond the Hugging Face names " + extra.subList(0, Math.min(4, extra.size()))
+                    + (extra.size() > 4 ? " ..." : "") + "; merge the method's layers into dense weights before exporting");
         List<Tensor> made = new ArrayList<>();
         try {
             java.util.function.Function<String, Tensor> get = name -> {
@@ -266,6 +271,20 @@ public final class LlamaForCausalLM extends Module {
             for (Tensor t : made) t.close();
             throw e;
         }
+    }
+
+    /** The Hugging Face tensor names of this config, in checkpoint order ({@code lm_head.weight} only when untied). */
+    public List<String> hfNames() {
+        List<String> names = new ArrayList<>(List.of("model.embed_tokens.weight"));
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            String p = "model.layers." + i + ".";
+            names.add(p + "input_layernorm.weight");
+            for (String proj : PROJECTIONS) names.add(p + proj + ".weight");
+            names.add(p + "post_attention_layernorm.weight");
+        }
+        names.add("model.norm.weight");
+        if (!config.tieWordEmbeddings()) names.add("lm_head.weight");
+        return names;
     }
 
     /**

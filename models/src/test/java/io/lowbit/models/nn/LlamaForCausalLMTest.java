@@ -67,6 +67,7 @@ class LlamaForCausalLMTest {
                 if (!tied) want.add("lm_head.weight");
                 Map<String, Tensor> sd = m.stateDict();
                 assertEquals(want, new ArrayList<>(sd.keySet()));
+                assertEquals(new java.util.HashSet<>(want), new java.util.HashSet<>(m.hfNames()));
                 assertArrayEquals(new int[] {4, 8}, sd.get("model.layers.1.self_attn.k_proj.weight").shape());
                 assertArrayEquals(new int[] {8, 12}, sd.get("model.layers.0.mlp.down_proj.weight").shape());
                 assertEquals(c.parameterCount(), m.numParameters());
@@ -222,6 +223,25 @@ class LlamaForCausalLMTest {
             assertEquals(14, paths.size());
             assertEquals("model.layers.1.self_attn.q_proj", paths.get(7));
             for (String path : paths) assertInstanceOf(io.lowbit.autograd.nn.Layer.class, m.get(path));
+            // a layer with tensors beyond the HF names (an adapter) cannot be exported unmerged
+            m.replace("model.layers.1.mlp.up_proj", new Adapted(new Linear(Tensor.zeros(DType.F32, 12, 8), null))).close();
+            var e = assertThrows(IllegalStateException.class, () -> m.toWeights(true));
+            assertTrue(e.getMessage().contains("model.layers.1.mlp.up_proj.extra"), e.getMessage());
+        }
+    }
+
+    /** A stand-in adapter layer: a base linear plus one more tensor. */
+    private static final class Adapted extends io.lowbit.autograd.nn.Layer {
+        private final Linear base;
+
+        Adapted(Linear base) {
+            this.base = registerModule("base", base);
+            registerParameter("extra", new Parameter(Tensor.zeros(DType.F32, 2)));
+        }
+
+        @Override
+        public Var forward(Var x) {
+            return base.forward(x);
         }
     }
 
