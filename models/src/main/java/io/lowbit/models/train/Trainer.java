@@ -49,7 +49,10 @@ import java.util.function.Function;
  * the data-order stream position.
  */
 public final class Trainer implements AutoCloseable {
-    /** Outcome of {@link #run}. */
+    /**
+     * Outcome of {@link #run}. {@code tokensPerSecond} counts training steps only (no validation) and leaves out
+     * the first tenth of the steps (at least one), which pay JIT compilation, when there are later ones.
+     */
     public record Result(String method, int stepsDone, double finalTrainLoss, double finalValLoss, double tokensPerSecond,
                          MemoryReport memory, long activationDriftBytes, String failure, MetricsLog metrics) {
         /** exp(validation loss). */
@@ -156,15 +159,21 @@ public final class Trainer implements AutoCloseable {
         Progress progress = new Progress(out, method.name(), cfg.steps(), cfg.logEvery());
         long stepTokens = cfg.tokensPerStep(data.seqLen());
         long activationsAtStart = Allocator.liveBytes(MemoryCategory.ACTIVATIONS), drift = 0, tokens = 0;
-        long trainNanos = 0;
+        long trainNanos = 0, steadyNanos = 0, steadyTokens = 0;
+        int firstStep = step, settle = Math.max(1, (stopAt - step) / 10); // the first steps pay JIT compilation
         String failure = null;
         double valLoss = Double.NaN;
         while (step < stopAt) {
             long t0 = System.nanoTime();
             double lr = optimizers().getFirst().paramGroups().getFirst().lr();
             failure = oneStep();
-            trainNanos += System.nanoTime() - t0;
+            long dt = System.nanoTime() - t0;
+            trainNanos += dt;
             tokens += stepTokens;
+            if (step - firstStep >= settle) {
+                steadyNanos += dt;
+                steadyTokens += stepTokens;
+            }
             long now = Allocator.liveBytes(MemoryCategory.ACTIVATIONS);
             drift = Math.max(drift, Math.abs(now - activationsAtStart));
             if (failure != null) {
@@ -186,7 +195,7 @@ public final class Trainer implements AutoCloseable {
         if (failure == null && Double.isNaN(valLoss) && data.validWindows() > 0) valLoss = validate();
         if (cfg.outDir() != null) writeMetrics(cfg.outDir());
         MemoryReport mem = MemoryReport.measure();
-        double tps = trainNanos == 0 ? 0 : tokens / (trainNanos / 1e9);
+        double tps = steadyNanos > 0 ? steadyTokens / (steadyNanos / 1e9) : trainNanos > 0 ? tokens / (trainNanos / 1e9) : 0;
         return new Result(method.name(), step, lastLoss, valLoss, tps, mem, drift, failure, metrics);
     }
 
