@@ -29,6 +29,8 @@ public final class Lowbit implements Runnable {
         cl.addSubcommand("convert", new ConvertCommand());
         cl.addSubcommand("memory", new MemoryCommand());
         cl.addSubcommand("example", ExampleCommand.create());
+        cl.addSubcommand("pretrain", new PretrainCommand());
+        cl.addSubcommand("compare", new CompareCommand());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");

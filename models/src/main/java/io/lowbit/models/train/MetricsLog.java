@@ -7,12 +7,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
  * Training metrics as rows of named values (step, loss, lr, val_ppl, ...), kept in memory and written as a
- * CSV file (atomically, so a crash never leaves half a file). Columns are the union of all keys, in order
+ * CSV file (atomically, so a crash never leaves half a file; values in shortest round-trip form, so a resumed run
+ * reads back exactly what it wrote). Columns are the union of all keys, in order
  * of first appearance; a missing value is an empty cell.
  */
 public final class MetricsLog {
@@ -51,7 +51,7 @@ public final class MetricsLog {
             for (int i = 0; i < columns.size(); i++) {
                 if (i > 0) sb.append(',');
                 Double v = r.get(columns.get(i));
-                if (v != null) sb.append(v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString(v.longValue()) : String.format(Locale.ROOT, "%.6g", v));
+                if (v != null) sb.append(v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString(v.longValue()) : Double.toString(v));
             }
             sb.append('\n');
         }

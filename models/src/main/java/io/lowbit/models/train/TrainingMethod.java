@@ -61,6 +61,12 @@ public interface TrainingMethod extends AutoCloseable {
     /** Restores what {@link #extraState()} returned. */
     default void loadExtraState(Map<String, Tensor> state) {}
 
+    /**
+     * Folds whatever the method replaced back into plain dense layers (adapters merged, weights dequantized) so
+     * the model can be exported as a Hugging Face checkpoint after training. The default has nothing to fold.
+     */
+    default void mergeForExport(Module model) {}
+
     /** Releases what the method allocated beyond the model (buffers, side gradients). */
     @Override
     default void close() {}

@@ -67,7 +67,7 @@ class HarnessTest {
         log.writeCsv(f);
         List<String> lines = Files.readAllLines(f);
         assertEquals("step,loss,lr,val_ppl", lines.get(0));
-        assertEquals("0,5.25000,0.00100000,", lines.get(1));
+        assertEquals("0,5.25,0.001,", lines.get(1));
         MetricsLog back = MetricsLog.readCsv(f);
         assertEquals(2, back.rows().size());
         assertEquals(80.5, back.rows().get(1).get("val_ppl"));
