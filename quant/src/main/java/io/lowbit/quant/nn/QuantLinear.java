@@ -6,8 +6,9 @@ import io.lowbit.quant.QuantizedTensor;
 
 /**
  * A frozen linear layer y = x·deq(W)ᵀ whose weight is any {@link QuantizedTensor} (affine RTN/GPTQ, NF4,
- * ...): the quantizer is a black box. It has no parameters (the base is not trained) and owns its packed
- * weight ({@link #close()} frees it). The forward and the input gradient go through {@link QuantMatmul}.
+ * ...): the quantizer is a black box. It has no parameters (the base is not trained). The packed weight's
+ * component tensors are registered as buffers (state-dict keys {@code qweight}, {@code scales}, ...), so
+ * closing any enclosing module frees them. The forward and the input gradient go through {@link QuantMatmul}.
  */
 public class QuantLinear extends Layer {
     /** Input and output sizes. */
@@ -21,6 +22,7 @@ public class QuantLinear extends Layer {
         this.weight = weight;
         this.inFeatures = weight.cols();
         this.outFeatures = weight.rows();
+        for (var e : weight.components().entrySet()) registerBuffer(e.getKey(), e.getValue());
     }
 
     /** The packed weight (owned by this layer). */
