@@ -27,6 +27,9 @@ public final class Lowbit implements Runnable {
         cl.addSubcommand("doctor", new DoctorCommand());
         cl.addSubcommand("generate", new GenerateCommand());
         cl.addSubcommand("convert", new ConvertCommand());
+        cl.addSubcommand("quantize", new QuantizeCommand());
+        cl.addSubcommand("eval", new EvalCommand());
+        cl.addSubcommand("quant-table", new QuantTableCommand());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");

@@ -88,6 +88,30 @@ public final class QuantEval {
         return out;
     }
 
+    /**
+     * Autoregressive generation on a (quantized) model: feeds {@code prompt} from position 0, then samples up
+     * to {@code maxNew} tokens with {@code sampler}, stopping before any of {@code stop} or at the end of the
+     * cache. Returns the new tokens.
+     */
+    public static int[] generate(QuantLlamaModel model, int[] prompt, int maxNew, Sampler sampler, int[] stop) {
+        if (prompt.length == 0) throw new IllegalArgumentException("generation needs at least one prompt token (BOS)");
+        int budget = Math.max(0, Math.min(maxNew, model.maxSeq() - prompt.length + 1));
+        int[] out = new int[budget];
+        if (budget == 0) return out;
+        float[] logits = null;
+        for (int p = 0; p < prompt.length; p++) logits = model.forward(prompt[p], p);
+        int n = 0, pos = prompt.length;
+        while (n < budget) {
+            int next = sampler.sample(logits);
+            boolean stopped = false;
+            for (int st : stop) stopped |= st == next;
+            if (stopped) break;
+            out[n++] = next;
+            if (n < budget) logits = model.forward(next, pos++);
+        }
+        return java.util.Arrays.copyOf(out, n);
+    }
+
     /** The sequences concatenated into one stream. */
     public static int[] concat(int[][] seqs) {
         int n = 0;

@@ -73,6 +73,35 @@ public final class QuantizedLlama implements AutoCloseable {
         return new QuantizedLlama(w.config(), w.ropeLayout(), w.tokEmbeddings(), an, fn, lin, w.norm(), w.lmHead(), false);
     }
 
+    /** Float weights as a model that takes ownership of every tensor of {@code w} (closing the model closes them). */
+    public static QuantizedLlama owning(LlamaWeights w) {
+        int L = w.config().numHiddenLayers();
+        Tensor[] an = new Tensor[L], fn = new Tensor[L];
+        LinearWeight[][] lin = new LinearWeight[L][7];
+        for (int l = 0; l < L; l++) {
+            LlamaWeights.Layer b = w.layers().get(l);
+            an[l] = b.attnNorm();
+            fn[l] = b.ffnNorm();
+            for (int s = 0; s < 7; s++) lin[l][s] = new LinearWeight.Dense(denseSlot(b, s), true);
+        }
+        return new QuantizedLlama(w.config(), w.ropeLayout(), w.tokEmbeddings(), an, fn, lin, w.norm(), w.lmHead(), true);
+    }
+
+    /**
+     * Any checkpoint as a model: a quantized directory ({@link QuantizedCheckpoint}), a Hugging Face directory
+     * or a llama2.c {@code .bin} file (float).
+     */
+    public static QuantizedLlama load(java.nio.file.Path path) throws java.io.IOException {
+        if (QuantizedCheckpoint.isQuantized(path)) return QuantizedCheckpoint.read(path);
+        return owning(io.lowbit.models.io.Checkpoints.load(path));
+    }
+
+    /** True when at least one linear is quantized. */
+    public boolean isQuantized() {
+        for (LinearWeight[] ls : linears) for (LinearWeight w : ls) if (w instanceof LinearWeight.Packed) return true;
+        return false;
+    }
+
     /** The float weight of {@code slot} in a {@link LlamaWeights} layer. */
     static Tensor denseSlot(LlamaWeights.Layer b, int slot) {
         return switch (slot) {
