@@ -13,7 +13,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Whole-model sequential GPTQ on the real stories260K model with real activations: calibrated on 8×128 tokens
+ * Whole-model sequential GPTQ on the real stories260K model with real activations: calibrated on tokens
  * sampled from the float model (8 sequences of 128, seed 1), evaluated on 4×128 other sampled tokens (seed 1000). For every layer,
  * the output error Σ over its linears ‖X·Wᵀ − X·Ŵᵀ‖² — X the linear's true (float-model) inputs on the
  * held-out text — is lower for GPTQ than for RTN at 4, 3 and 2 bits (same grid: asymmetric min-max per
