@@ -31,6 +31,10 @@ public final class Lowbit implements Runnable {
         cl.addSubcommand("example", ExampleCommand.create());
         cl.addSubcommand("pretrain", new PretrainCommand());
         cl.addSubcommand("compare", new CompareCommand());
+        cl.addSubcommand("quantize", new QuantizeCommand());
+        cl.addSubcommand("eval", new EvalCommand());
+        cl.addSubcommand("quant-table", new QuantTableCommand());
+        cl.addSubcommand("finetune", new FinetuneCommand());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");

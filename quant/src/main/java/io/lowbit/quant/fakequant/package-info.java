@@ -1,0 +1,8 @@
+/**
+ * Fake quantization for quantization-aware training, as autograd Functions: straight-through rounding
+ * ({@link io.lowbit.quant.fakequant.RoundSte}) and LSQ, learned step size quantization (Esser et al. 2020),
+ * with step-size gradients per tensor, per output channel or per group of input columns
+ * ({@link io.lowbit.quant.fakequant.LsqFakeQuant}); {@link io.lowbit.quant.fakequant.FakeQuant} is the
+ * entry point.
+ */
+package io.lowbit.quant.fakequant;
