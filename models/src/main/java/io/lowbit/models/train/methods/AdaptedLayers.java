@@ -42,4 +42,23 @@ public final class AdaptedLayers {
         for (Parameter p : model.parameters()) if (p.requiresGrad()) out.add(p);
         return out;
     }
+
+    /**
+     * Replaces every adapted layer by a plain {@link Linear} holding its effective dense weight (adapters
+     * merged, quantized weights dequantized), so the model exports as an ordinary checkpoint.
+     *
+     * @param weight the layer's effective weight [out, in] as a new tensor
+     * @param bias the layer's bias parameter, or null
+     */
+    static <L extends io.lowbit.autograd.nn.Layer> void foldIntoLinears(Module model, Map<String, L> layers,
+            java.util.function.Function<L, io.lowbit.tensor.Tensor> weight, java.util.function.Function<L, Parameter> bias) {
+        for (Map.Entry<String, L> e : layers.entrySet()) {
+            io.lowbit.tensor.Tensor w = io.lowbit.tensor.MemoryScope.escape(weight.apply(e.getValue()))
+                    .label(io.lowbit.tensor.MemoryCategory.WEIGHTS);
+            Parameter b = bias.apply(e.getValue());
+            io.lowbit.tensor.Tensor bc = b == null ? null
+                    : io.lowbit.tensor.MemoryScope.escape(b.data().copy()).label(io.lowbit.tensor.MemoryCategory.WEIGHTS);
+            model.replace(e.getKey(), new Linear(w, bc)).close();
+        }
+    }
 }

@@ -69,6 +69,13 @@ public final class LoQTTraining implements TrainingMethod {
         }
     }
 
+    /** Folds each adapter into a plain Linear with its effective weight W_eff (for a Hugging Face export). */
+    @Override
+    public void mergeForExport(Module model) {
+        AdaptedLayers.foldIntoLinears(model, layers, LoQTLinear::effectiveWeight, LoQTLinear::bias);
+        layers.clear();
+    }
+
     /** The LoQT layers by path. */
     public Map<String, LoQTLinear> layers() {
         return Collections.unmodifiableMap(layers);

@@ -73,6 +73,13 @@ public final class LoRATraining implements TrainingMethod {
         }
     }
 
+    /** Folds each adapter into a plain Linear with its effective weight W_eff (for a Hugging Face export). */
+    @Override
+    public void mergeForExport(Module model) {
+        AdaptedLayers.foldIntoLinears(model, layers, LoRALinear::effectiveWeight, LoRALinear::bias);
+        layers.clear();
+    }
+
     /** The LoRA layers by path. */
     public Map<String, LoRALinear> layers() {
         return Collections.unmodifiableMap(layers);
