@@ -26,7 +26,7 @@ import java.util.concurrent.Callable;
 @Command(name = "pretrain", mixinStandardHelpOptions = true,
         description = "Pretrain a LLaMA from scratch (default: the 'small' preset on the built-in corpus, about 10 minutes on 2 cores).")
 public final class PretrainCommand implements Callable<Integer> {
-    @Option(names = "--method", defaultValue = "full", description = "training method: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE})",
+    @Option(names = "--method", defaultValue = "loqt", description = "training method: ${COMPLETION-CANDIDATES} (default ${DEFAULT-VALUE})",
             completionCandidates = MethodNames.class)
     String method;
 

@@ -48,7 +48,7 @@ class PretrainCompareCommandTest {
     @Test
     void pretrainWritesALoadableCheckpointAndResumes(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("run");
-        var r = GenerateConvertBenchCommandTest.run(args(new String[] {"pretrain", "--data", text(dir).toString(), "--out", out.toString(), "--steps", "4"}));
+        var r = GenerateConvertBenchCommandTest.run(args(new String[] {"pretrain", "--method", "full", "--data", text(dir).toString(), "--out", out.toString(), "--steps", "4"}));
         assertEquals(0, r.code(), r.err() + r.out());
         assertTrue(r.out().contains("perplexity"), r.out());
         assertTrue(r.out().contains("optimizer") && r.out().contains("activations"), "memory breakdown: " + r.out());
@@ -61,11 +61,23 @@ class PretrainCompareCommandTest {
         HfBpeTokenizer tok = HfBpeTokenizer.load(out.resolve("tokenizer.json"));
         assertEquals(300, tok.vocabSize());
         // a longer run resumes from step 4 with the cached tokenizer
-        var again = GenerateConvertBenchCommandTest.run(args(new String[] {"pretrain", "--data", out.getParent().resolve("corpus.txt").toString(),
+        var again = GenerateConvertBenchCommandTest.run(args(new String[] {"pretrain", "--method", "full", "--data", out.getParent().resolve("corpus.txt").toString(),
                 "--out", out.toString(), "--steps", "4", "--resume"}));
         assertEquals(0, again.code(), again.err());
         assertTrue(again.out().contains("reused from"), again.out());
         assertTrue(again.out().contains("resumed full"), again.out());
+    }
+
+    @Test
+    void loqtIsTheDefaultAndExportsAMergedCheckpoint(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("loqt");
+        var r = GenerateConvertBenchCommandTest.run(args(new String[] {"pretrain", "--data", text(dir).toString(), "--out", out.toString(),
+                "--steps", "3", "--tau", "1", "--rank", "4"}));
+        assertEquals(0, r.code(), r.err() + r.out());
+        assertTrue(r.out().contains("pretrain loqt") && r.out().contains("quantized"), r.out());
+        try (LlamaWeights w = Checkpoints.load(out)) { // adapters folded into plain q/k/v/o/gate/up/down weights
+            assertEquals(64, w.config().hiddenSize());
+        }
     }
 
     @Test
