@@ -110,6 +110,14 @@ class SafetensorsHostileTest {
         assertTrue(msg.contains("must be an object") || msg.contains("UTF-8"), msg);
     }
 
+    /** Regression: invalid UTF-8 in a tensor name was decoded to U+FFFD and the file was accepted under a different name. */
+    @Test
+    void nonUtf8TensorNameIsRejectedNotRenamed() {
+        byte[] head = "{\"a?\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}".getBytes(StandardCharsets.US_ASCII);
+        head[3] = (byte) 0xff; // the '?' after 'a'
+        fails(file(head.length, head, 4), "not valid UTF-8", "bytes 8..");
+    }
+
     @Test
     void deeplyNestedJson() {
         String deep = "{\"a\":" + "[".repeat(200_000) + "]".repeat(200_000) + "}";
