@@ -98,6 +98,57 @@ class SafetensorsFuzzTest {
         parseOrFailCleanly(b);
     }
 
+    /** The same mutations through the memory-mapped reader, reading every tensor it accepts. */
+    @Property(tries = 600, seed = "20261123")
+    void mappedFilesOpenAndReadOrFailCleanly(@ForAll("mutated") byte[] bytes) throws IOException {
+        Path p = Files.createTempFile("fuzz", ".safetensors");
+        try {
+            Files.write(p, bytes);
+            try (SafetensorsFile f = SafetensorsFile.open(p)) {
+                for (String name : f.names()) {
+                    Tensor t = f.tensor(name);
+                    assertEquals(f.entry(name).end() - f.entry(name).begin(), t.numel() * t.dtype().bytes, name);
+                    if (t.numel() > 0) t.getDouble(t.numel() - 1); // the last element: its bytes end the tensor
+                }
+            } catch (IllegalArgumentException e) {
+                assertTrue(e.getMessage().startsWith(p.toString()), e.getMessage());
+            }
+        } finally {
+            Files.delete(p);
+        }
+    }
+
+    /** Index files whose weight_map names arbitrary strings: they load only files inside the directory, or fail cleanly. */
+    @Property(tries = 300, seed = "20261123")
+    void indexWithArbitraryShardNamesStaysInsideItsDirectory(@ForAll("shardNames") String shard) throws IOException {
+        Path root = Files.createTempDirectory("fuzz-index");
+        Path dir = Files.createDirectory(root.resolve("ckpt"));
+        try {
+            Files.write(root.resolve("outside.safetensors"), valid);
+            Files.write(dir.resolve("inside.safetensors"), valid);
+            Path idx = dir.resolve("model.safetensors.index.json");
+            Files.writeString(idx, Json.write(Map.of("weight_map", Map.of("c", shard))));
+            try (SafetensorsFile f = SafetensorsFile.open(idx)) {
+                assertEquals(java.util.Set.of("c"), f.names());
+                assertEquals("inside.safetensors", dir.resolve(shard).normalize().getFileName().toString(), shard);
+            } catch (IllegalArgumentException e) {
+                assertTrue(e.getMessage().startsWith(idx.toString()), e.getMessage());
+            } catch (IOException e) {
+                assertTrue(e.getMessage().startsWith(dir.toString()), "tried a file outside the directory: " + e); // e.g. NoSuchFile inside
+            }
+        } finally {
+            try (var s = Files.walk(root)) {
+                for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(q);
+            }
+        }
+    }
+
+    @Provide
+    Arbitrary<String> shardNames() {
+        Arbitrary<String> part = Arbitraries.of("..", ".", "", "/", "ckpt", "inside.safetensors", "outside.safetensors", "x", "//", "\\", "~");
+        return part.list().ofMinSize(1).ofMaxSize(5).map(l -> String.join("/", l));
+    }
+
     @Property(tries = 1000, seed = "20261123")
     void arbitraryBytesFailCleanly(@ForAll byte[] bytes) {
         parseOrFailCleanly(bytes);
