@@ -43,25 +43,25 @@ public final class HfCheckpoint {
         List<Tensor> made = new ArrayList<>();
         try (SafetensorsFile st = SafetensorsFile.open(dir)) {
             int d = c.hiddenSize(), f = c.intermediateSize(), q = c.qDim(), kv = c.kvDim();
-            Tensor emb = load(st, made, "model.embed_tokens.weight", c.vocabSize(), d);
+            Tensor emb = load(dir, st, made, "model.embed_tokens.weight", c.vocabSize(), d);
             List<LlamaWeights.Layer> layers = new ArrayList<>();
             for (int i = 0; i < c.numHiddenLayers(); i++) {
                 String p = "model.layers." + i + ".";
                 layers.add(new LlamaWeights.Layer(
-                        load(st, made, p + "input_layernorm.weight", d),
-                        load(st, made, p + "self_attn.q_proj.weight", q, d),
-                        load(st, made, p + "self_attn.k_proj.weight", kv, d),
-                        load(st, made, p + "self_attn.v_proj.weight", kv, d),
-                        load(st, made, p + "self_attn.o_proj.weight", d, q),
-                        load(st, made, p + "post_attention_layernorm.weight", d),
-                        load(st, made, p + "mlp.gate_proj.weight", f, d),
-                        load(st, made, p + "mlp.down_proj.weight", d, f),
-                        load(st, made, p + "mlp.up_proj.weight", f, d)));
+                        load(dir, st, made, p + "input_layernorm.weight", d),
+                        load(dir, st, made, p + "self_attn.q_proj.weight", q, d),
+                        load(dir, st, made, p + "self_attn.k_proj.weight", kv, d),
+                        load(dir, st, made, p + "self_attn.v_proj.weight", kv, d),
+                        load(dir, st, made, p + "self_attn.o_proj.weight", d, q),
+                        load(dir, st, made, p + "post_attention_layernorm.weight", d),
+                        load(dir, st, made, p + "mlp.gate_proj.weight", f, d),
+                        load(dir, st, made, p + "mlp.down_proj.weight", d, f),
+                        load(dir, st, made, p + "mlp.up_proj.weight", f, d)));
             }
-            Tensor norm = load(st, made, "model.norm.weight", d);
+            Tensor norm = load(dir, st, made, "model.norm.weight", d);
             Tensor head;
             if (c.tieWordEmbeddings()) head = emb;
-            else if (st.contains("lm_head.weight")) head = load(st, made, "lm_head.weight", c.vocabSize(), d);
+            else if (st.contains("lm_head.weight")) head = load(dir, st, made, "lm_head.weight", c.vocabSize(), d);
             else throw new IOException(dir + ": config.json has tie_word_embeddings = false but there is no lm_head.weight");
             return new LlamaWeights(c, RopeLayout.HALF, emb, layers, norm, head);
         } catch (IOException | RuntimeException e) {
@@ -70,13 +70,13 @@ public final class HfCheckpoint {
         }
     }
 
-    private static Tensor load(SafetensorsFile st, List<Tensor> made, String name, int... shape) {
-        if (!st.contains(name)) throw new IllegalArgumentException("checkpoint has no tensor '" + name + "'");
+    private static Tensor load(Path dir, SafetensorsFile st, List<Tensor> made, String name, int... shape) {
+        if (!st.contains(name)) throw new IllegalArgumentException(dir + ": checkpoint has no tensor '" + name + "'");
         Safetensors.Entry e = st.entry(name);
         if (!Arrays.equals(e.shape(), shape))
-            throw new IllegalArgumentException("tensor '" + name + "' has shape " + Arrays.toString(e.shape()) + ", config.json implies "
+            throw new IllegalArgumentException(dir + ": tensor '" + name + "' has shape " + Arrays.toString(e.shape()) + ", config.json implies "
                     + Arrays.toString(shape));
-        if (!e.dtype().floating) throw new IllegalArgumentException("tensor '" + name + "' is " + e.dtype() + ", expected a float type");
+        if (!e.dtype().floating) throw new IllegalArgumentException(dir + ": tensor '" + name + "' is " + e.dtype() + ", expected a float type");
         Tensor mapped = st.tensor(name);
         Tensor out = Tensor.empty(DType.F32, MemoryCategory.WEIGHTS, shape);
         made.add(out);

@@ -70,16 +70,26 @@ public final class Llama2cCheckpoint {
 
     /** Bytes a checkpoint with this config occupies. */
     public static long fileSize(LlamaConfig c) {
-        long d = c.hiddenSize(), L = c.numHiddenLayers(), f = c.intermediateSize(), kv = c.kvDim();
-        long floats = (long) c.vocabSize() * d + L * (2 * d + 2 * d * d + 2 * d * kv + 3 * d * f) + d
-                + (long) c.maxPositionEmbeddings() * c.headDim() + (c.tieWordEmbeddings() ? 0 : (long) c.vocabSize() * d);
-        return HEADER + 4 * floats;
+        long d = c.hiddenSize(), L = c.numHiddenLayers(), f = c.intermediateSize(), kv = c.kvDim(), V = c.vocabSize();
+        try { // exact: a hostile header with every dim near MAX_DIM overflows a long
+            long perLayer = Math.addExact(Math.addExact(2 * d + 2 * d * d, 2 * d * kv), Math.multiplyExact(3 * d, f));
+            long floats = Math.addExact(Math.addExact(V * d, Math.multiplyExact(L, perLayer)),
+                    d + (long) c.maxPositionEmbeddings() * c.headDim() + (c.tieWordEmbeddings() ? 0 : V * d));
+            return Math.addExact(HEADER, Math.multiplyExact(4, floats));
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("a llama2.c checkpoint with " + describe(c) + " is too large: its byte count overflows a long");
+        }
     }
 
     /** Loads the whole checkpoint into owned F32 tensors (RoPE layout {@link RopeLayout#INTERLEAVED}). */
     public static LlamaWeights read(Path file) throws IOException {
         LlamaConfig c = readConfig(file);
-        long size = Files.size(file), need = fileSize(c);
+        long size = Files.size(file), need;
+        try {
+            need = fileSize(c);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
         if (size < need) throw new IOException(file + ": truncated llama2.c checkpoint: the header (" + describe(c)
                 + ") needs " + need + " bytes, the file has " + size);
         if (size > need) throw new IOException(file + ": " + (size - need) + " unexpected trailing bytes after offset " + need

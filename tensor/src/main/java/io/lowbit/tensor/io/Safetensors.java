@@ -59,7 +59,12 @@ public final class Safetensors {
         if (n > MAX_HEADER_BYTES)
             throw new IllegalArgumentException(file + ": header length " + n + " exceeds the " + MAX_HEADER_BYTES + "-byte limit");
         byte[] json = bytes.asSlice(8, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-        String text = new String(json, StandardCharsets.UTF_8);
+        String text;
+        try { // strict: a replacement character would silently rename a tensor
+            text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(json)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(file + ": safetensors header (bytes 8.." + (8 + n) + ") is not valid UTF-8", e);
+        }
         Map<String, Object> root;
         try {
             root = Json.parseObject(text, file + " (safetensors header)");
