@@ -103,6 +103,38 @@ public final class HfCheckpoint {
     }
 
     /**
+     * {@code w}'s tensors under their Hugging Face names (rotate-half q/k layout). Interleaved (Meta/llama2.c)
+     * q/k weights are permuted into new tensors, which are added to {@code permuted} for the caller to close;
+     * every other entry views {@code w}'s own tensors.
+     */
+    public static Map<String, Tensor> hfStateDict(LlamaWeights w, List<Tensor> permuted) {
+        LlamaConfig c = w.config();
+        Map<String, Tensor> named = new LinkedHashMap<>();
+        named.put("model.embed_tokens.weight", w.tokEmbeddings());
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            LlamaWeights.Layer l = w.layers().get(i);
+            String p = "model.layers." + i + ".";
+            Tensor wq = l.wq(), wk = l.wk();
+            if (w.ropeLayout() == RopeLayout.INTERLEAVED) {
+                permuted.add(wq = QkPermutation.metaToHf(l.wq(), c.numAttentionHeads()));
+                permuted.add(wk = QkPermutation.metaToHf(l.wk(), c.numKeyValueHeads()));
+            }
+            named.put(p + "input_layernorm.weight", l.attnNorm());
+            named.put(p + "self_attn.q_proj.weight", wq);
+            named.put(p + "self_attn.k_proj.weight", wk);
+            named.put(p + "self_attn.v_proj.weight", l.wv());
+            named.put(p + "self_attn.o_proj.weight", l.wo());
+            named.put(p + "post_attention_layernorm.weight", l.ffnNorm());
+            named.put(p + "mlp.gate_proj.weight", l.w1());
+            named.put(p + "mlp.up_proj.weight", l.w3());
+            named.put(p + "mlp.down_proj.weight", l.w2());
+        }
+        named.put("model.norm.weight", w.norm());
+        if (!c.tieWordEmbeddings()) named.put("lm_head.weight", w.lmHead());
+        return named;
+    }
+
+    /**
      * Writes {@code w} as {@code dir/model.safetensors} + {@code dir/config.json} (each atomically), F32, with
      * q/k rows in the rotate-half layout. A tied head is stored once (as the embedding).
      */
@@ -111,28 +143,7 @@ public final class HfCheckpoint {
         LlamaConfig c = w.config();
         List<Tensor> permuted = new ArrayList<>();
         try {
-            Map<String, Tensor> named = new LinkedHashMap<>();
-            named.put("model.embed_tokens.weight", w.tokEmbeddings());
-            for (int i = 0; i < c.numHiddenLayers(); i++) {
-                LlamaWeights.Layer l = w.layers().get(i);
-                String p = "model.layers." + i + ".";
-                Tensor wq = l.wq(), wk = l.wk();
-                if (w.ropeLayout() == RopeLayout.INTERLEAVED) {
-                    permuted.add(wq = QkPermutation.metaToHf(l.wq(), c.numAttentionHeads()));
-                    permuted.add(wk = QkPermutation.metaToHf(l.wk(), c.numKeyValueHeads()));
-                }
-                named.put(p + "input_layernorm.weight", l.attnNorm());
-                named.put(p + "self_attn.q_proj.weight", wq);
-                named.put(p + "self_attn.k_proj.weight", wk);
-                named.put(p + "self_attn.v_proj.weight", l.wv());
-                named.put(p + "self_attn.o_proj.weight", l.wo());
-                named.put(p + "post_attention_layernorm.weight", l.ffnNorm());
-                named.put(p + "mlp.gate_proj.weight", l.w1());
-                named.put(p + "mlp.up_proj.weight", l.w3());
-                named.put(p + "mlp.down_proj.weight", l.w2());
-            }
-            named.put("model.norm.weight", w.norm());
-            if (!c.tieWordEmbeddings()) named.put("lm_head.weight", w.lmHead());
+            Map<String, Tensor> named = hfStateDict(w, permuted);
             Safetensors.write(dir.resolve("model.safetensors"), named, Map.of("format", "pt"));
             c.write(dir.resolve("config.json"));
         } finally {

@@ -191,28 +191,7 @@ public final class LlamaForCausalLM extends Module {
         LlamaForCausalLM m = new LlamaForCausalLM(c, new Rng(0), DType.F32);
         List<Tensor> permuted = new ArrayList<>();
         try {
-            Map<String, Tensor> sd = new java.util.LinkedHashMap<>();
-            sd.put("model.embed_tokens.weight", w.tokEmbeddings());
-            for (int i = 0; i < c.numHiddenLayers(); i++) {
-                LlamaWeights.Layer l = w.layers().get(i);
-                String p = "model.layers." + i + ".";
-                Tensor wq = l.wq(), wk = l.wk();
-                if (w.ropeLayout() == RopeLayout.INTERLEAVED) {
-                    permuted.add(wq = QkPermutation.metaToHf(l.wq(), c.numAttentionHeads()));
-                    permuted.add(wk = QkPermutation.metaToHf(l.wk(), c.numKeyValueHeads()));
-                }
-                sd.put(p + "input_layernorm.weight", l.attnNorm());
-                sd.put(p + "self_attn.q_proj.weight", wq);
-                sd.put(p + "self_attn.k_proj.weight", wk);
-                sd.put(p + "self_attn.v_proj.weight", l.wv());
-                sd.put(p + "self_attn.o_proj.weight", l.wo());
-                sd.put(p + "post_attention_layernorm.weight", l.ffnNorm());
-                sd.put(p + "mlp.gate_proj.weight", l.w1());
-                sd.put(p + "mlp.up_proj.weight", l.w3());
-                sd.put(p + "mlp.down_proj.weight", l.w2());
-            }
-            sd.put("model.norm.weight", w.norm());
-            if (!c.tieWordEmbeddings()) sd.put("lm_head.weight", w.lmHead());
+            Map<String, Tensor> sd = io.lowbit.models.io.HfCheckpoint.hfStateDict(w, permuted);
             m.loadStateDict(sd);
             return m;
         } catch (RuntimeException e) {
