@@ -28,7 +28,8 @@ public final class Examples {
             new Entry("GenerateFromCheckpoint", GenerateFromCheckpoint.DESCRIPTION, GenerateFromCheckpoint::main),
             new Entry("QuantizeAWeight", QuantizeAWeight.DESCRIPTION, QuantizeAWeight::main),
             new Entry("TokenizerTour", TokenizerTour.DESCRIPTION, TokenizerTour::main),
-            new Entry("QuickStart", QuickStart.DESCRIPTION, QuickStart::main));
+            new Entry("QuickStart", QuickStart.DESCRIPTION, QuickStart::main),
+            new Entry("MemoryPlanner", MemoryPlanner.DESCRIPTION, MemoryPlanner::main));
 
     /** The example called {@code name} (case-insensitive; dashes and underscores are ignored, so "tokenizer-tour" works). */
     public static Optional<Entry> find(String name) {

@@ -43,6 +43,20 @@ class ExamplesTest {
     }
 
     @Test
+    void memoryPlannerReproducesThePaperColumnAndTheFitClaims() throws Exception {
+        Captured c = Captured.run(MemoryPlanner::main);
+        // LoQT paper memory column (GiB): 60M 0.23, 130M 0.49, 350M 0.98, 1B 3.16 — within 5%
+        assertEquals(0.23, c.number("^60M\\s+r=128\\s+\\S+\\s+(\\S+)"), 0.05 * 0.23);
+        assertEquals(0.49, c.number("^130M\\s+r=256\\s+\\S+\\s+(\\S+)"), 0.05 * 0.49);
+        assertEquals(0.98, c.number("^350M\\s+r=256\\s+\\S+\\s+(\\S+)"), 0.05 * 0.98);
+        assertEquals(3.16, c.number("^1B\\s+r=512\\s+\\S+\\s+(\\S+)"), 0.05 * 3.16);
+        c.contains("7B   full  adamw                total  50.21 GiB -> does NOT fit a 24 GiB GPU");
+        c.contains("7B   loqt  adamw                total  17.47 GiB -> fits a 24 GiB GPU");
+        c.contains("13B  loqt  adamw8bit per-layer  total  17.58 GiB -> fits a 24 GiB GPU");
+        noLeak(c);
+    }
+
+    @Test
     void tensorsAndAutogradFitsSin() throws Exception {
         Captured c = Captured.run(TensorsAndAutograd::main);
         c.contains("a       = Tensor(F32[2, 3] [1.0, 2.0, 3.0, 40.0, 5.0, 6.0])");   // the write through the row view
