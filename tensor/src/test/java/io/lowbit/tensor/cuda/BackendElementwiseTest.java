@@ -10,26 +10,12 @@ import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.UnaryOp;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Elementwise ops, copies and dtype conversions on every backend, against their scalar definitions. */
+@org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)
 class BackendElementwiseTest {
-    private static long hostAtStart, deviceAtStart;
-
-    @BeforeAll
-    static void start() {
-        hostAtStart = hostLive();
-        deviceAtStart = deviceLive();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(hostAtStart, hostLive(), "host live bytes after BackendElementwiseTest");
-        assertEquals(deviceAtStart, deviceLive(), "device live bytes after BackendElementwiseTest");
-    }
 
     static java.util.stream.Stream<String> backends() {
         return BackendCase.backends();

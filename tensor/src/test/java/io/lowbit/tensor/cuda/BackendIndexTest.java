@@ -8,26 +8,12 @@ import io.lowbit.tensor.Device;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Tensor;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** indexSelect, gather, scatterAdd and indexAdd on every backend, against reference loops. */
+@org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)
 class BackendIndexTest {
-    private static long hostAtStart, deviceAtStart;
-
-    @BeforeAll
-    static void start() {
-        hostAtStart = hostLive();
-        deviceAtStart = deviceLive();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(hostAtStart, hostLive(), "host live bytes after BackendIndexTest");
-        assertEquals(deviceAtStart, deviceLive(), "device live bytes after BackendIndexTest");
-    }
 
     static java.util.stream.Stream<String> backends() {
         return BackendCase.backends();

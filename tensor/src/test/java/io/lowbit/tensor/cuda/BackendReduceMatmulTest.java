@@ -11,26 +11,12 @@ import io.lowbit.tensor.Shape;
 import io.lowbit.tensor.Tensor;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Reductions, sumTo, softmax and matmul on every backend, against plain reference loops. */
+@org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)
 class BackendReduceMatmulTest {
-    private static long hostAtStart, deviceAtStart;
-
-    @BeforeAll
-    static void start() {
-        hostAtStart = hostLive();
-        deviceAtStart = deviceLive();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(hostAtStart, hostLive(), "host live bytes after BackendReduceMatmulTest");
-        assertEquals(deviceAtStart, deviceLive(), "device live bytes after BackendReduceMatmulTest");
-    }
 
     static java.util.stream.Stream<String> backends() {
         return BackendCase.backends();

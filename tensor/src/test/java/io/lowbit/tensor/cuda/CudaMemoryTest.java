@@ -8,26 +8,12 @@ import io.lowbit.tensor.Device;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The device allocator's reuse and counters, and host↔device copies on both transfer paths (GPU only). */
+@org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)
 class CudaMemoryTest {
-    private static long hostAtStart, deviceAtStart;
-
-    @BeforeAll
-    static void start() {
-        hostAtStart = hostLive();
-        deviceAtStart = deviceLive();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(hostAtStart, hostLive(), "host live bytes after CudaMemoryTest");
-        assertEquals(deviceAtStart, deviceLive(), "device live bytes after CudaMemoryTest");
-    }
 
     @BeforeEach
     void needsCuda() {

@@ -8,8 +8,6 @@ import io.lowbit.tensor.Device;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Tensor;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -17,23 +15,11 @@ import org.junit.jupiter.api.Test;
  * The fused CUDA kernels against plain reference loops written from the papers' equations. They exist
  * only on a GPU, so without one every test here is reported as skipped with the probe's reason.
  */
+@org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)
 class CudaOpsTest {
-    private static long hostAtStart, deviceAtStart;
     private static final double[] NF4 = {-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
             -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725, 0.24611230194568634,
             0.33791524171829224, 0.44070982933044434, 0.5626170039176941, 0.7229568362236023, 1.0};
-
-    @BeforeAll
-    static void start() {
-        hostAtStart = hostLive();
-        deviceAtStart = deviceLive();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(hostAtStart, hostLive(), "host live bytes after CudaOpsTest");
-        assertEquals(deviceAtStart, deviceLive(), "device live bytes after CudaOpsTest");
-    }
 
     private CudaOps ops;
 
