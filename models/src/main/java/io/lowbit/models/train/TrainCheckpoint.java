@@ -4,6 +4,7 @@ import io.lowbit.autograd.nn.Module;
 import io.lowbit.autograd.optim.Optimizer;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.io.AtomicFiles;
+import io.lowbit.tensor.io.CrashPoint;
 import io.lowbit.tensor.io.Json;
 import io.lowbit.tensor.io.Safetensors;
 import io.lowbit.tensor.io.SafetensorsFile;
@@ -27,7 +28,10 @@ import java.util.stream.Stream;
  *
  * <p>Written atomically as a directory: everything goes to {@code .checkpoint.tmp}, then the old
  * checkpoint is renamed aside, the new one renamed into place and the old one deleted. A crash at any point
- * leaves either the old or the new checkpoint complete ({@link #locate} falls back to the renamed-aside one).
+ * leaves either the old or the new checkpoint complete ({@link #locate} falls back to the renamed-aside one;
+ * a half-written {@code .checkpoint.tmp} is never read, and the renamed-aside one is deleted only once
+ * {@code checkpoint} is complete). Each of these moments is a named {@link CrashPoint}, where
+ * {@code KillResumeTest} kills a real process with SIGKILL and resumes it.
  */
 public final class TrainCheckpoint {
     private TrainCheckpoint() {}
@@ -51,6 +55,7 @@ public final class TrainCheckpoint {
         deleteTree(tmp);
         Files.createDirectories(tmp);
         Safetensors.write(tmp.resolve("model.safetensors"), model.stateDict(), Map.of("format", "pt"));
+        CrashPoint.reach("checkpoint.model-written");
         Map<String, Tensor> opt = new LinkedHashMap<>();
         Map<String, Object> counts = new LinkedHashMap<>();
         for (int o = 0; o < optimizers.size(); o++) {
@@ -70,9 +75,15 @@ public final class TrainCheckpoint {
         info.put("optimizer_steps", counts);
         metrics.writeCsv(tmp.resolve("metrics.csv"));
         AtomicFiles.writeString(tmp.resolve("trainer.json"), Json.writePretty(info)); // written last: marks the directory complete
-        deleteTree(old);
-        if (Files.exists(cur)) Files.move(cur, old, StandardCopyOption.ATOMIC_MOVE);
+        CrashPoint.reach("checkpoint.complete");
+        if (Files.exists(cur)) { // cur is complete, so an old one beside it is stale
+            deleteTree(old);
+            Files.move(cur, old, StandardCopyOption.ATOMIC_MOVE);
+            CrashPoint.reach("checkpoint.old-moved");
+        } // else a run resumed from old after a crash between the two moves: old is the only complete checkpoint, keep it
+        CrashPoint.reach("checkpoint.before-rename");
         Files.move(tmp, cur, StandardCopyOption.ATOMIC_MOVE);
+        CrashPoint.reach("checkpoint.new-moved");
         deleteTree(old);
     }
 

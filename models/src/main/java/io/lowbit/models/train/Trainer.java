@@ -18,6 +18,7 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.io.CrashPoint;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -43,8 +44,22 @@ import java.util.function.Function;
  * </ol>
  * Every micro-batch runs in its own {@link MemoryScope} and ends with {@link Var#backwardAndRelease()}, so
  * activation memory returns to its starting value after each step (checked: {@link Result#activationDriftBytes()}).
- * A non-finite loss, gradient norm or parameter stops the run at the step where it appears, naming what went
- * bad; the last checkpoint written before it stays intact. Checkpoints ({@link TrainCheckpoint}) hold
+ *
+ * <p><b>Numerical faults (policy).</b> Training here is fp32 end to end, where a NaN or ±Inf is a bug or a
+ * divergence, not a rounding accident, so the run <em>stops</em>: the loss of every step is checked, and every
+ * trainable gradient is checked after backward and before the optimizer sees it (through the clipping norm
+ * when clipping is on, element by element otherwise), and every parameter after the update. The first step
+ * where anything is non-finite ends the run with {@link Result#failure()} = "step t: ..." naming the loss and
+ * each parameter that went bad by model path ({@code model.layers.1.mlp.down_proj.weight (3 of 512
+ * elements, first [7] = NaN)}); no optimizer step is taken with a bad gradient, nothing is saved after it, and
+ * the last checkpoint written before it stays intact to resume from (after lowering the learning rate, say).
+ * In per-layer mode gradients are consumed during backward, so a bad gradient is reported as the parameter
+ * it made non-finite, at the same step. Skipping a step instead is the right policy only where overflow is
+ * expected, i.e. with reduced-precision gradients: {@link io.lowbit.autograd.optim.DynamicLossScaler} (skip
+ * the step, halve the scale, grow it after a run of good steps) is that policy; this trainer has no bf16/f16
+ * mode, so it does not use it.
+ *
+ * <p>Checkpoints ({@link TrainCheckpoint}) hold
  * everything needed to continue bit for bit: model, optimizer state, method state, step, schedule step and
  * the data-order stream position.
  */
@@ -178,12 +193,13 @@ public final class Trainer implements AutoCloseable {
             drift = Math.max(drift, Math.abs(now - activationsAtStart));
             if (failure != null) {
                 out.println();
-                out.println("stopped at step " + step + ": " + failure + " (last good checkpoint left as it was)");
+                out.println("stopped at " + failure + " (last good checkpoint left as it was)");
                 break;
             }
             metrics.add("step", step, "loss", lastLoss, "lr", lr, "tok_s", tokens / (trainNanos / 1e9));
             progress.step(step, lastLoss, lr, stepTokens);
             step++;
+            CrashPoint.reach("trainer.step");
             boolean last = step == stopAt;
             if (last || (cfg.evalEvery() > 0 && step % cfg.evalEvery() == 0)) {
                 valLoss = validate();
@@ -199,7 +215,10 @@ public final class Trainer implements AutoCloseable {
         return new Result(method.name(), step, lastLoss, valLoss, tps, mem, drift, failure, metrics);
     }
 
-    /** One optimizer step; returns a description of a non-finite value, or null. */
+    /**
+     * One optimizer step; returns a description of a non-finite value ("step t: ..." naming the loss or every
+     * parameter whose gradient or value went bad), or null. Gradients are checked before the optimizer sees them.
+     */
     private String oneStep() {
         double[] runnerLoss = {Double.NaN};
         boolean[] ran = {false};
@@ -211,29 +230,39 @@ public final class Trainer implements AutoCloseable {
             zeroGrads();
             lastLoss = runnerLoss[0];
             scheduler.step();
-            if (ran[0] && !Double.isFinite(runnerLoss[0])) return "loss is " + runnerLoss[0];
-            String bad = firstNonFinite(false);
-            return bad == null ? null : "parameter " + bad + " became non-finite in the method's step";
+            if (ran[0] && !Double.isFinite(runnerLoss[0])) return badLoss(runnerLoss[0]);
+            String bad = nonFinite(false);
+            return bad == null ? null : "step " + step + ": non-finite parameter after the method's step: " + bad;
         }
         double loss = runner.forwardBackward();
         lastLoss = loss;
         if (!Double.isFinite(loss)) {
+            String why = badLoss(loss);
             zeroGrads();
-            return "loss is " + loss;
+            return why;
         }
-        if (perLayer == null) {
+        if (perLayer == null) { // (in per-layer mode gradients are consumed during backward: the parameter check below catches them)
             double norm = cfg.clipNorm() > 0 ? ClipGrad.clipGradNorm(trainable, cfg.clipNorm()) : Double.NaN;
-            if (cfg.clipNorm() > 0 && !Double.isFinite(norm)) {
-                String which = firstNonFinite(true);
-                zeroGrads();
-                return "gradient norm is " + norm + (which == null ? "" : " (first bad gradient: " + which + ")");
+            if (cfg.clipNorm() <= 0 || !Double.isFinite(norm)) { // a finite norm means every gradient is finite
+                String bad = nonFinite(true);
+                if (bad != null || cfg.clipNorm() > 0) {
+                    zeroGrads();
+                    return "step " + step + ": " + (bad != null ? "non-finite gradient: " + bad : "gradient norm overflowed to " + norm);
+                }
             }
             optimizer.step();
             zeroGrads();
         }
         scheduler.step();
-        String bad = firstNonFinite(false);
-        return bad == null ? null : "parameter " + bad + " became non-finite after the update";
+        String bad = nonFinite(false);
+        return bad == null ? null : "step " + step + ": non-finite parameter after the update: " + bad;
+    }
+
+    /** "step t: loss is NaN", with the parameters (values, else gradients) holding non-finite elements when any do. */
+    private String badLoss(double loss) {
+        String params = nonFinite(false), grads = params == null ? nonFinite(true) : null;
+        return "step " + step + ": loss is " + loss + (params != null ? "; non-finite parameter: " + params
+                : grads != null ? "; non-finite gradient: " + grads : "");
     }
 
     private void zeroGrads() {
@@ -281,15 +310,22 @@ public final class Trainer implements AutoCloseable {
         return sum / count;
     }
 
-    /** Name of the first parameter (or gradient) holding NaN or ±Inf, or null. */
-    private String firstNonFinite(boolean grads) {
+    /**
+     * Every parameter (or gradient) holding NaN or ±Inf, by model path, with its count and first bad element
+     * ("model.layers.1.mlp.down_proj.weight (3 of 512 elements, first [7] = NaN)"), or null when all are finite.
+     */
+    private String nonFinite(boolean grads) {
+        List<String> bad = new ArrayList<>();
         for (var e : model.namedParameters().entrySet()) {
             Tensor t = grads ? e.getValue().grad() : e.getValue().data();
             if (t == null) continue;
-            long bad = firstBad(t);
-            if (bad >= 0) return e.getKey() + (grads ? ".grad" : "") + " element " + bad + " = " + t.getDouble(bad);
+            long first = firstBad(t);
+            if (first < 0) continue;
+            long count = 0;
+            for (long i = first, n = t.numel(); i < n; i++) if (!Double.isFinite(t.getDouble(i))) count++;
+            bad.add(e.getKey() + " (" + count + " of " + t.numel() + " elements, first [" + first + "] = " + t.getDouble(first) + ")");
         }
-        return null;
+        return bad.isEmpty() ? null : String.join(", ", bad);
     }
 
     private static long firstBad(Tensor t) {

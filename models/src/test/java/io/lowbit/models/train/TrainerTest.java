@@ -174,6 +174,68 @@ class TrainerTest {
         }
     }
 
+    /** Full training that writes NaN into element 3 of {@code name}'s gradient during the backward of step {@code at}. */
+    private static final class PoisonGradient implements TrainingMethod {
+        private final String name;
+        private final int at;
+        private int current = -1;
+
+        PoisonGradient(String name, int at) {
+            this.name = name;
+            this.at = at;
+        }
+
+        @Override public String name() { return "full"; }
+        @Override public List<Parameter> trainable(Module m) { return m.parameters(); }
+
+        @Override
+        public void prepare(Module m, Rng rng) {
+            m.namedParameters().get(name).registerPostAccumulateGradHook(v -> {
+                if (current == at) v.grad().setDouble(3, Double.NaN);
+            });
+        }
+
+        @Override
+        public boolean beforeStep(int step, StepRunner runner) {
+            current = step;
+            return false;
+        }
+    }
+
+    private static TrainConfig withClip(TrainConfig c, double clip) {
+        return new TrainConfig(c.steps(), c.microBatch(), c.accum(), c.lr(), c.warmupSteps(), c.minLrRatio(), c.weightDecay(), c.beta1(),
+                c.beta2(), c.eps(), c.optimizer(), c.perLayer(), clip, c.checkpointing(), c.evalEvery(), c.evalWindows(), c.saveEvery(),
+                c.logEvery(), c.seed(), c.outDir(), c.resume());
+    }
+
+    @Test
+    void nonFiniteGradientStopsAtItsStepNamingTheParameterBeforeAnyUpdate() throws Exception {
+        String bad = "model.layers.1.mlp.down_proj.weight";
+        for (double clip : new double[] {1.0, 0.0}) { // checked through the clipping norm, and element by element without clipping
+            Path out = dir.resolve("nan-grad-" + clip);
+            TrainConfig c = withClip(cfg(10, 2, 1).withEval(0, 4, 2, 1000).withOutDir(out, false), clip);
+            ByteArrayOutputStream log = new ByteArrayOutputStream();
+            try (LlamaForCausalLM m = new LlamaForCausalLM(TINY, 6); Trainer t = new Trainer(m, new PoisonGradient(bad, 5), data(), c, new PrintStream(log))) {
+                Trainer.Result r = t.run();
+                assertEquals(5, r.stepsDone());
+                assertEquals("step 5: non-finite gradient: " + bad + " (1 of 512 elements, first [3] = NaN)", r.failure(), "clip " + clip);
+                assertTrue(log.toString().contains("stopped at step 5: non-finite gradient: " + bad), log.toString());
+                for (var e : m.stateDict().entrySet())
+                    for (float v : e.getValue().toFloatArray()) assertTrue(Float.isFinite(v), "no update was made with the bad gradient: " + e.getKey());
+                assertEquals(0, Allocator.liveBytes(MemoryCategory.GRADIENTS), "gradients freed");
+            }
+            String info = Files.readString(out.resolve("checkpoint/trainer.json"));
+            assertTrue(info.contains("\"step\": 4"), "the last good checkpoint is intact: " + info);
+        }
+        // per-layer updates consume each gradient during backward: the parameter it spoiled is named, at the same step
+        TrainConfig pl = cfg(10, 2, 1).withOptimizer(TrainConfig.Optim.ADAMW, true);
+        try (LlamaForCausalLM m = new LlamaForCausalLM(TINY, 6); Trainer t = new Trainer(m, new PoisonGradient(bad, 5), data(), pl, QUIET)) {
+            Trainer.Result r = t.run();
+            assertEquals(5, r.stepsDone());
+            assertTrue(r.failure().startsWith("step 5: non-finite parameter after the update: " + bad + " ("), r.failure());
+        }
+    }
+
     @Test
     void nonFiniteLossStopsAtItsStepAndKeepsTheLastGoodCheckpoint() throws Exception {
         Path out = dir.resolve("nan");
@@ -183,7 +245,7 @@ class TrainerTest {
             Trainer.Result r = t.run();
             assertTrue(r.failed());
             assertEquals(5, r.stepsDone());
-            assertTrue(r.failure().contains("loss is NaN"), r.failure());
+            assertTrue(r.failure().startsWith("step 5: loss is NaN; non-finite parameter: model.norm.weight (1 of 16 elements, first [0] = NaN)"), r.failure());
             assertTrue(log.toString().contains("stopped at step 5"), log.toString());
         }
         String info = Files.readString(out.resolve("checkpoint/trainer.json"));

@@ -39,6 +39,7 @@ public final class AtomicFiles {
             } catch (UnsupportedOperationException e) {
                 // not a POSIX file system: keep the defaults
             }
+            CrashPoint.reach("atomic-write:" + target.getFileName());
             try {
                 Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
