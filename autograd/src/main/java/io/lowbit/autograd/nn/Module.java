@@ -243,10 +243,16 @@ public abstract class Module implements AutoCloseable {
         return new LoadResult(missing, unexpected);
     }
 
-    /** Frees every parameter, gradient and buffer in the tree. */
+    /**
+     * Frees everything the tree owns: closes every child module first (so a subclass's own {@code close()} runs
+     * too, freeing what it holds beyond parameters and buffers: packed weights, update temporaries), then this
+     * module's parameters, their gradients and its buffers. Closing twice, or a tree that shares a parameter
+     * (tied embeddings), frees each tensor once. Subclasses that override it call {@code super.close()}.
+     */
     @Override
     public void close() {
-        for (Parameter p : parameters()) p.close();
-        for (Tensor t : namedBuffers().values()) t.close();
+        for (Module c : children.values()) c.close();
+        for (Parameter p : params.values()) p.close();
+        for (Tensor t : buffers.values()) t.close();
     }
 }

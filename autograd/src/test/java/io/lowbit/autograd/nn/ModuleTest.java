@@ -195,4 +195,38 @@ class ModuleTest extends LeakCheck {
         }
         assertNotNull(rng);
     }
+
+    /** A layer that owns a tensor outside parameters and buffers (like packed weights or update temporaries). */
+    static final class Holding extends Module {
+        final Tensor side = MemoryScope.escape(Tensor.zeros(DType.F32, 64));
+        int closes;
+
+        @Override
+        public void close() {
+            super.close();
+            closes++;
+            side.close();
+        }
+    }
+
+    @Test
+    void closeRunsEveryDescendantsOwnCloseAndFreesEachTensorOnce() {
+        long start = io.lowbit.tensor.Allocator.liveBytes();
+        Holding deep = new Holding();
+        Parameter tied = new Parameter(Tensor.zeros(DType.F32, 3, 3));
+        Module root = new Module() {};
+        Module mid = root.registerModule("mid", new Module() {});
+        mid.registerModule("deep", deep);
+        mid.registerParameter("w", tied);
+        root.registerModule("other", new Module() {}).registerParameter("w", tied);
+        deep.registerBuffer("buf", Tensor.zeros(DType.F32, 5));
+        tied.setGrad(Tensor.zeros(DType.F32, 3, 3));
+        assertTrue(io.lowbit.tensor.Allocator.liveBytes() - start >= 4 * (64 + 9 + 9 + 5));
+        root.close();
+        assertEquals(1, deep.closes, "a grandchild's own close() ran");
+        assertEquals(start, io.lowbit.tensor.Allocator.liveBytes(), "side tensor, tied parameter, its gradient and the buffer are freed");
+        root.close();
+        assertEquals(2, deep.closes);
+        assertEquals(start, io.lowbit.tensor.Allocator.liveBytes(), "closing twice frees nothing twice");
+    }
 }
