@@ -6,6 +6,7 @@ import io.lowbit.autograd.nn.Parameter;
 import io.lowbit.autograd.optim.AdamW;
 import io.lowbit.autograd.optim.AdamW8bit;
 import io.lowbit.autograd.optim.ClipGrad;
+import io.lowbit.autograd.optim.DynamicLossScaler;
 import io.lowbit.autograd.optim.LrScheduler;
 import io.lowbit.autograd.optim.Optimizer;
 import io.lowbit.autograd.optim.ParamGroup;
@@ -13,7 +14,6 @@ import io.lowbit.autograd.optim.PerLayerOptimizer;
 import io.lowbit.autograd.optim.Schedule;
 import io.lowbit.models.nn.LlamaForCausalLM;
 import io.lowbit.tensor.Allocator;
-import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
@@ -22,8 +22,6 @@ import io.lowbit.tensor.io.CrashPoint;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -318,25 +316,13 @@ public final class Trainer implements AutoCloseable {
         List<String> bad = new ArrayList<>();
         for (var e : model.namedParameters().entrySet()) {
             Tensor t = grads ? e.getValue().grad() : e.getValue().data();
-            if (t == null) continue;
-            long first = firstBad(t);
-            if (first < 0) continue;
-            long count = 0;
-            for (long i = first, n = t.numel(); i < n; i++) if (!Double.isFinite(t.getDouble(i))) count++;
+            if (t == null || DynamicLossScaler.allFinite(t)) continue;
+            long first = -1, count = 0;
+            for (long i = 0, n = t.numel(); i < n; i++)
+                if (!Double.isFinite(t.getDouble(i)) && count++ == 0) first = i;
             bad.add(e.getKey() + " (" + count + " of " + t.numel() + " elements, first [" + first + "] = " + t.getDouble(first) + ")");
         }
         return bad.isEmpty() ? null : String.join(", ", bad);
-    }
-
-    private static long firstBad(Tensor t) {
-        if (t.dtype() == DType.F32 && t.isContiguous()) {
-            MemorySegment s = t.segment();
-            long o = t.offset();
-            for (long i = 0, n = t.numel(); i < n; i++) if (!Float.isFinite(s.getAtIndex(ValueLayout.JAVA_FLOAT, o + i))) return i;
-            return -1;
-        }
-        for (long i = 0, n = t.numel(); i < n; i++) if (!Double.isFinite(t.getDouble(i))) return i;
-        return -1;
     }
 
     /** Writes a resumable checkpoint of the current state and the metrics files. */
