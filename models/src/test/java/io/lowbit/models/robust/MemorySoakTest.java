@@ -11,6 +11,7 @@ import io.lowbit.models.train.TrainingMethod;
 import io.lowbit.models.train.TrainingMethods;
 import io.lowbit.models.train.methods.LoQTTraining;
 import io.lowbit.quant.loqt.LoQTLinear;
+import io.lowbit.quant.loqt.UpdateSchedule;
 import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.MemoryCategory;
 import java.io.ByteArrayOutputStream;
@@ -36,28 +37,48 @@ class MemorySoakTest {
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void thousandsOfStepsLeaveLiveBytesFlatAndClosingReturnsThemAll() throws Exception {
-        int steps = 3000, chunk = 100;
+        Map<MemoryCategory, Long> warm = soak("full", MethodOptions.defaults(4, 5), 3000, 100);
+        assertEquals(0, warm.get(MemoryCategory.GRADIENTS) + warm.get(MemoryCategory.ACTIVATIONS) + warm.get(MemoryCategory.SCRATCH), warm.toString());
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void loqtUpdateStepsLeaveLiveBytesFlat() throws Exception {
+        // an update step (merge, requantize, full-gradient pass, SVD, error compensation) every 50 steps: 20 of them
+        MethodOptions o = new MethodOptions(4, 0.5, 50, 1.2, UpdateSchedule.Kind.STATIC, 5, true);
+        Map<MemoryCategory, Long> warm = soak("loqt", o, 1000, 50);
+        assertTrue(warm.get(MemoryCategory.QUANTIZED) > 0, "NF4 Q and P are live: " + warm);
+    }
+
+    /**
+     * Trains {@code method} for {@code steps} steps on the tiny model in chunks, asserting that the live bytes of
+     * every category after each chunk equal those after the first chunk, and that closing trainer and model
+     * returns every byte. Prints the figures; returns the live bytes after the first chunk.
+     */
+    private static Map<MemoryCategory, Long> soak(String name, MethodOptions options, int steps, int chunk) throws Exception {
         Map<MemoryCategory, Long> before = Allocator.snapshot(), warm, end;
         long t0 = System.nanoTime();
         TrainConfig cfg = TrainConfig.defaults(steps, 2, 1, 3e-3).withEval(0, 2, 0, 1_000_000);
-        try (LlamaForCausalLM model = new LlamaForCausalLM(TrainChild.TINY, 7);
-             Trainer t = new Trainer(model, TrainingMethods.create("full", MethodOptions.defaults(4, 5)), data(), cfg, QUIET)) {
+        try (LlamaForCausalLM model = new LlamaForCausalLM(TrainChild.TINY, 7); TrainingMethod method = TrainingMethods.create(name, options);
+             Trainer t = new Trainer(model, method, data(), cfg, QUIET)) {
             assertNull(t.run(chunk).failure());
-            warm = Allocator.snapshot(); // weights, optimizer moments: allocated by now, and nothing else may grow
-            assertEquals(3 * 4 * model.numParameters(), grown(before, warm, MemoryCategory.WEIGHTS) + grown(before, warm, MemoryCategory.OPTIMIZER),
-                    "weights + two fp32 moments: " + warm);
+            warm = Allocator.snapshot(); // weights, optimizer moments: allocated by now, and nothing may grow
+            if (name.equals("full"))
+                assertEquals(3 * 4 * model.numParameters(), grown(before, warm, MemoryCategory.WEIGHTS) + grown(before, warm, MemoryCategory.OPTIMIZER),
+                        "weights + two fp32 moments: " + warm);
             for (int s = 2 * chunk; s <= steps; s += chunk) {
                 Trainer.Result r = t.run(s);
-                assertNull(r.failure(), "step " + s);
-                assertEquals(warm, Allocator.snapshot(), "live bytes per category after step " + s + " vs after step " + chunk);
+                assertNull(r.failure(), name + " step " + s);
+                assertEquals(warm, Allocator.snapshot(), name + ": live bytes per category after step " + s + " vs after step " + chunk);
             }
             end = Allocator.snapshot();
             assertEquals(steps, t.step());
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
-        assertEquals(before, Allocator.snapshot(), "closing trainer and model returns every byte");
-        System.out.printf("soak: %d steps of full training in %.1f s; live bytes before the model %s, after step %d %s (%d B), after step %d %s (%d B), "
-                        + "after close %d B%n", steps, seconds, before, chunk, warm, sum(warm), steps, end, sum(end), Allocator.liveBytes());
+        assertEquals(before, Allocator.snapshot(), name + ": closing trainer and model returns every byte");
+        System.out.printf("soak: %d steps of %s training in %.1f s; live bytes before the model %s, after step %d %s (%d B), after step %d %s (%d B), "
+                + "after close %d B%n", steps, name, seconds, before, chunk, warm, sum(warm), steps, end, sum(end), Allocator.liveBytes());
+        return warm;
     }
 
     private static long grown(Map<MemoryCategory, Long> from, Map<MemoryCategory, Long> to, MemoryCategory c) {
