@@ -3,6 +3,7 @@ package io.lowbit.examples;
 import io.lowbit.models.generate.Generator;
 import io.lowbit.models.generate.Sampler;
 import io.lowbit.models.io.Checkpoints;
+import io.lowbit.models.llama.DecoderWeights;
 import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.quant.QuantizedTensor;
@@ -54,16 +55,7 @@ public final class QuantizeAWeight {
             if (layer < 0 || layer >= w.config().numHiddenLayers())
                 throw new IllegalArgumentException("--layer must be in [0, " + w.config().numHiddenLayers() + "), got " + layer);
             LlamaWeights.Layer block = w.layers().get(layer);
-            Tensor weight = switch (which) {
-                case "wq" -> block.wq();
-                case "wk" -> block.wk();
-                case "wv" -> block.wv();
-                case "wo" -> block.wo();
-                case "w1" -> block.w1();
-                case "w2" -> block.w2();
-                case "w3" -> block.w3();
-                default -> throw new IllegalArgumentException("--weight must be one of wq wk wv wo w1 w2 w3, got " + which);
-            };
+            Tensor weight = block.linear(slotOf(which));
             // 1. Real inputs: stories the model writes itself (seeds 1..N calibrate, seed 1000 is held out),
             //    read back through the model while we record what this weight's layer receives.
             Tensor[] parts = new Tensor[calibStories];
@@ -108,23 +100,35 @@ public final class QuantizeAWeight {
         }
     }
 
+    /** The {@link DecoderWeights} slot of a llama2.c weight name. */
+    static int slotOf(String which) {
+        return switch (which) {
+            case "wq" -> DecoderWeights.Q;
+            case "wk" -> DecoderWeights.K;
+            case "wv" -> DecoderWeights.V;
+            case "wo" -> DecoderWeights.O;
+            case "w1" -> DecoderWeights.GATE;
+            case "w3" -> DecoderWeights.UP;
+            case "w2" -> DecoderWeights.DOWN;
+            default -> throw new IllegalArgumentException("--weight must be one of wq wk wv wo w1 w2 w3, got " + which);
+        };
+    }
+
     /**
-     * The inputs weight {@code which} of block {@code layer} sees for {@code ids}, [T, in]: the forward pass
-     * of {@link LlamaActivations} with a tap that copies them out (q/k/v share their input, so do w1/w3).
+     * The inputs weight {@code which} of block {@code layer} sees for {@code ids}, [T, in]: recorded by the
+     * inference engine's linear hook ({@link LlamaModel#setLinearHook}) while it reads the whole sequence as
+     * one chunk (q/k/v share their input, so do w1/w3).
      */
     static Tensor inputsOf(LlamaWeights w, int[] ids, int layer, String which) {
-        String tapName = "layers." + layer + "." + switch (which) {
-            case "wq", "wk", "wv" -> "wq";
-            case "w1", "w3" -> "w1";
-            default -> which;
-        };
-        Tensor[] captured = new Tensor[1];
-        // The forward frees its activations when it returns; escape() takes our copy out of its scope.
-        Tensor logits = LlamaActivations.forward(w, ids, (name, x) -> {
-            if (name.equals(tapName)) captured[0] = MemoryScope.escape(x.copy());
-        });
-        logits.close();
-        return captured[0];
+        int slot = slotOf(which);
+        float[][] captured = new float[1][];
+        try (LlamaModel model = new LlamaModel(w, ids.length, ids.length)) {
+            model.setLinearHook((l, s, rows, n) -> {
+                if (l == layer && s == slot) captured[0] = rows;
+            });
+            model.forwardAll(ids, 0, new float[ids.length * w.config().vocabSize()]);
+        }
+        return Tensor.of(captured[0], ids.length, captured[0].length / ids.length);
     }
 
     /** ||A − B|| / ||A||, or with inputs X: ||X(A − B)ᵀ|| / ||XAᵀ||. */

@@ -4,6 +4,6 @@
  * codes plus scales (and zeros, absmax codes, g_idx) that know their bits, bytes and how to dequantize,
  * and that run fused dequantize-matmul kernels. {@link io.lowbit.quant.QuantLinear} is a frozen
  * quantized linear layer for inference (and for the input gradient of adapters trained on top of it).
- * {@link io.lowbit.quant.QuantBench} times the fused GEMVs against an F32 GEMV.
+ * {@code bench/QuantGemvJmh} times the fused GEMVs against an F32 GEMV.
  */
 package io.lowbit.quant;

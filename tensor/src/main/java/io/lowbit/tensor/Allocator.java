@@ -2,9 +2,6 @@ package io.lowbit.tensor;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayDeque;
-import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.Map;
 
 /**
@@ -22,11 +19,7 @@ public final class Allocator {
     record Block(Arena arena, MemorySegment whole, MemorySegment segment) {}
 
     private static final long ALIGN = 64;
-    private static final Map<Long, ArrayDeque<Block>> CACHE = new HashMap<>();
-    private static final long[] LIVE = new long[MemoryCategory.values().length];
-    private static final long[] PEAK = new long[MemoryCategory.values().length];
-    private static long liveTotal, peakTotal, cachedBytes;
-    private static long maxCached = 4L << 30;
+    private static final BlockLedger<Block> LEDGER = new BlockLedger<>(4L << 30);
 
     private Allocator() {}
 
@@ -34,15 +27,7 @@ public final class Allocator {
     public static Storage allocate(long bytes, MemoryCategory category) {
         if (bytes < 0) throw new IllegalArgumentException("negative allocation size " + bytes);
         long rounded = Math.max(ALIGN, (bytes + ALIGN - 1) & ~(ALIGN - 1));
-        Block reuse = null;
-        synchronized (Allocator.class) {
-            ArrayDeque<Block> q = CACHE.get(rounded);
-            if (q != null && !q.isEmpty()) {
-                reuse = q.pop();
-                cachedBytes -= rounded;
-            }
-            count(category, rounded);
-        }
+        Block reuse = LEDGER.take(rounded, category);
         Block b;
         if (reuse != null) {
             b = new Block(reuse.arena(), reuse.whole(), reuse.whole().asSlice(0, bytes));
@@ -59,9 +44,7 @@ public final class Allocator {
                     whole = arena.allocate(rounded, ALIGN);
                 } catch (OutOfMemoryError e2) {
                     arena.close();
-                    synchronized (Allocator.class) {
-                        count(category, -rounded);
-                    }
+                    LEDGER.untake(rounded, category);
                     throw new OutOfMemoryError("lowbit allocator: cannot allocate " + bytes + " bytes for "
                             + category + " (live " + liveBytes() + " bytes)");
                 }
@@ -71,96 +54,61 @@ public final class Allocator {
         return new Storage(b, category);
     }
 
-    private static void count(MemoryCategory c, long delta) {
-        int i = c.ordinal();
-        LIVE[i] += delta;
-        liveTotal += delta;
-        if (LIVE[i] > PEAK[i]) PEAK[i] = LIVE[i];
-        if (liveTotal > peakTotal) peakTotal = liveTotal;
-    }
-
     static void release(Block b, MemoryCategory category) {
-        long rounded = b.whole().byteSize();
-        Arena toClose = null;
-        synchronized (Allocator.class) {
-            count(category, -rounded);
-            if (cachedBytes + rounded <= maxCached) {
-                CACHE.computeIfAbsent(rounded, k -> new ArrayDeque<>()).push(b);
-                cachedBytes += rounded;
-            } else {
-                toClose = b.arena();
-            }
-        }
-        if (toClose != null) toClose.close();
+        if (!LEDGER.give(b, b.whole().byteSize(), category)) b.arena().close();
     }
 
     static void relabel(long bytes, MemoryCategory from, MemoryCategory to) {
-        long rounded = Math.max(ALIGN, (bytes + ALIGN - 1) & ~(ALIGN - 1));
-        synchronized (Allocator.class) {
-            count(from, -rounded);
-            count(to, rounded);
-        }
+        LEDGER.relabel(Math.max(ALIGN, (bytes + ALIGN - 1) & ~(ALIGN - 1)), from, to);
     }
 
     /** Closes every cached block's arena, returning the memory to the operating system. */
     public static void emptyCache() {
-        java.util.List<Block> all = new java.util.ArrayList<>();
-        synchronized (Allocator.class) {
-            for (ArrayDeque<Block> q : CACHE.values()) all.addAll(q);
-            CACHE.clear();
-            cachedBytes = 0;
-        }
-        for (Block b : all) b.arena().close();
+        for (Block b : LEDGER.drain()) b.arena().close();
     }
 
     /** Bytes handed out and not yet returned, over all categories. */
-    public static synchronized long liveBytes() {
-        return liveTotal;
+    public static long liveBytes() {
+        return LEDGER.liveBytes();
     }
 
     /** Live bytes of one category. */
-    public static synchronized long liveBytes(MemoryCategory c) {
-        return LIVE[c.ordinal()];
+    public static long liveBytes(MemoryCategory c) {
+        return LEDGER.liveBytes(c);
     }
 
     /** Highest {@link #liveBytes()} since the last {@link #resetPeak()}. */
-    public static synchronized long peakBytes() {
-        return peakTotal;
+    public static long peakBytes() {
+        return LEDGER.peakBytes();
     }
 
     /** Highest live bytes of one category since the last {@link #resetPeak()}. */
-    public static synchronized long peakBytes(MemoryCategory c) {
-        return PEAK[c.ordinal()];
+    public static long peakBytes(MemoryCategory c) {
+        return LEDGER.peakBytes(c);
     }
 
     /** Starts a new peak measurement from the current live bytes. */
-    public static synchronized void resetPeak() {
-        peakTotal = liveTotal;
-        System.arraycopy(LIVE, 0, PEAK, 0, LIVE.length);
+    public static void resetPeak() {
+        LEDGER.resetPeak();
     }
 
     /** Bytes held in the cache of freed blocks (not live). */
-    public static synchronized long cachedBytes() {
-        return cachedBytes;
+    public static long cachedBytes() {
+        return LEDGER.cachedBytes();
     }
 
     /** The cache limit in bytes. */
-    public static synchronized long maxCachedBytes() {
-        return maxCached;
+    public static long maxCachedBytes() {
+        return LEDGER.maxCachedBytes();
     }
 
     /** Sets the cache limit; 0 disables caching (every free closes its arena). */
     public static void setMaxCachedBytes(long bytes) {
-        synchronized (Allocator.class) {
-            maxCached = bytes;
-        }
-        if (cachedBytes() > bytes) emptyCache();
+        if (LEDGER.setMaxCachedBytes(bytes)) emptyCache();
     }
 
     /** Live bytes per category, in category order. */
-    public static synchronized Map<MemoryCategory, Long> snapshot() {
-        Map<MemoryCategory, Long> m = new EnumMap<>(MemoryCategory.class);
-        for (MemoryCategory c : MemoryCategory.values()) m.put(c, LIVE[c.ordinal()]);
-        return m;
+    public static Map<MemoryCategory, Long> snapshot() {
+        return LEDGER.snapshot();
     }
 }

@@ -1,7 +1,7 @@
 package io.lowbit.examples.cli;
 
 import io.lowbit.models.quant.QuantEval;
-import io.lowbit.models.quant.QuantLlamaModel;
+import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.quant.QuantizedLlama;
 import io.lowbit.models.quant.TokenData;
 import io.lowbit.models.generate.Sampler;
@@ -49,7 +49,7 @@ public final class EvalCommand implements Callable<Integer> {
         try (QuantizedLlama m = QuantizedLlama.load(checkpoint)) {
             if (generate > 0) {
                 int ctx = Math.min(m.config().maxPositionEmbeddings(), generate + 1);
-                try (QuantLlamaModel run = new QuantLlamaModel(m, ctx, 1)) {
+                try (LlamaModel run = new LlamaModel(m, ctx, 1)) {
                     int[] ids = QuantEval.generate(run, new int[] {TokenData.BOS}, generate,
                             new Sampler(m.config().vocabSize(), temperature, 0, 1.0, seed), new int[] {1, 2});
                     StringJoiner line = new StringJoiner(" ");
@@ -62,7 +62,7 @@ public final class EvalCommand implements Callable<Integer> {
             int win = window > 0 ? window : m.config().maxPositionEmbeddings();
             win = Math.min(win, ids.length);
             long t0 = System.nanoTime();
-            try (QuantLlamaModel run = new QuantLlamaModel(m, win, Math.min(win, 64))) {
+            try (LlamaModel run = new LlamaModel(m, win, Math.min(win, 64))) {
                 QuantEval.Result r = QuantEval.perplexity(run, ids, win);
                 System.out.printf(Locale.ROOT, "%s (%s): perplexity %.4f over %d tokens (window %d, %.1f s)%n", checkpoint,
                         m.isQuantized() ? "quantized" : "float", r.perplexity(), r.tokens(), win, (System.nanoTime() - t0) / 1e9);

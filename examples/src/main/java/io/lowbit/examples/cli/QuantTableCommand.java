@@ -1,10 +1,10 @@
 package io.lowbit.examples.cli;
 
 import io.lowbit.models.io.Checkpoints;
+import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.quant.ModelQuantizer;
 import io.lowbit.models.quant.QuantEval;
-import io.lowbit.models.quant.QuantLlamaModel;
 import io.lowbit.models.quant.QuantMethods;
 import io.lowbit.models.quant.QuantizedLlama;
 import io.lowbit.models.quant.TokenData;
@@ -62,7 +62,7 @@ public final class QuantTableCommand implements Callable<Integer> {
             int len = Math.min(seq, w.config().maxPositionEmbeddings());
             int[][] calib;
             int[] held;
-            try (QuantLlamaModel sampler = new QuantLlamaModel(fp, len, 1)) {
+            try (LlamaModel sampler = new LlamaModel(fp, len, 1)) {
                 System.out.printf(Locale.ROOT, "sampling %d calibration tokens (seed %d)%n", calibTokens / len * len, seed);
                 calib = QuantEval.sample(sampler, Math.max(1, calibTokens / len), len, seed);
                 if (data != null) held = TokenData.read(data, tokenizer, checkpoint, w.config().vocabSize());
@@ -71,7 +71,7 @@ public final class QuantTableCommand implements Callable<Integer> {
                     held = QuantEval.concat(QuantEval.sample(sampler, Math.max(1, evalTokens / len), len, seed + 1000));
                 }
             }
-            try (QuantLlamaModel fpRun = new QuantLlamaModel(fp, len, Math.min(len, 64))) {
+            try (LlamaModel fpRun = new LlamaModel(fp, len, Math.min(len, 64))) {
                 QuantEval.Result base = QuantEval.perplexity(fpRun, held, len);
                 List<String> rows = new ArrayList<>();
                 rows.add(String.format(Locale.ROOT, "%-6s %4s %10s %12s %10s", "method", "bits", "bits/w", "perplexity", "KL(fp||q)"));
@@ -84,7 +84,7 @@ public final class QuantTableCommand implements Callable<Integer> {
                         if (method.equals("nf4") && b != 4) continue;
                         System.out.printf(Locale.ROOT, "%s %d-bit ...%n", method, b);
                         try (QuantizedLlama q = ModelQuantizer.quantize(w, QuantMethods.of(method, b, method.equals("nf4") ? -1 : group, false, false),
-                                calib, null); QuantLlamaModel run = new QuantLlamaModel(q, len, Math.min(len, 64))) {
+                                calib, null); LlamaModel run = new LlamaModel(q, len, Math.min(len, 64))) {
                             QuantEval.Result r = QuantEval.compare(fpRun, run, held, len);
                             double bpw = 32.0 * q.linearBytes() / fpBytes;
                             rows.add(String.format(Locale.ROOT, "%-6s %4d %10.3f %12.4f %10.5f", method, b, bpw, r.perplexity(), r.meanKl()));

@@ -1,10 +1,10 @@
 package io.lowbit.examples.cli;
 
 import io.lowbit.models.io.Checkpoints;
+import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.quant.ModelQuantizer;
 import io.lowbit.models.quant.QuantEval;
-import io.lowbit.models.quant.QuantLlamaModel;
 import io.lowbit.models.quant.QuantMethods;
 import io.lowbit.models.quant.QuantizedCheckpoint;
 import io.lowbit.models.quant.QuantizedLlama;
@@ -92,7 +92,7 @@ public final class QuantizeCommand implements Callable<Integer> {
         }
         if (calibTokens < len) throw new IllegalArgumentException("--calib-tokens " + calibTokens + " is less than one sequence of " + len);
         System.out.printf(Locale.ROOT, "sampling %d calibration tokens from the float model (seed %d)%n", calibTokens / len * len, seed);
-        try (QuantizedLlama fp = QuantizedLlama.dense(w); QuantLlamaModel run = new QuantLlamaModel(fp, len, 1)) {
+        try (LlamaModel run = new LlamaModel(w, len)) {
             return QuantEval.sample(run, calibTokens / len, len, seed);
         }
     }

@@ -19,35 +19,58 @@ import java.util.Arrays;
  * </pre>
  * then logits = LMHead · RMSNorm(x). Attention is causal, grouped-query (query head j reads key/value
  * head j / (heads/kv_heads)) and, with a sliding window W, position p sees positions p−W+1 … p.
- * Tokens are processed in chunks of up to {@link #CHUNK} rows through the same code, so one-token decoding
- * and a prompt prefill share every line. Matrix-vector products are split over output rows, and attention
- * over heads, across a {@link SpinTeam} of {@link Parallel#threads()} threads owned by the model (closed with
- * it). Not thread-safe: one sequence at a time.
+ * Tokens are processed in chunks of up to {@link #CHUNK} rows (or the chunk given) through the same code, so
+ * one-token decoding and a prompt prefill share every line. Matrix-vector products with dense weights are
+ * split over output rows, and attention over heads, across a {@link SpinTeam} of {@link Parallel#threads()}
+ * threads owned by the model (closed with it); a linear that is not dense ({@link Linear#dense()} null, e.g.
+ * a quantized weight) computes its own product ({@link Linear#forward}).
+ *
+ * <p>For calibration, {@link #setLinearHook} shows every linear its input, and {@link #embed},
+ * {@link #block}, {@link #loadHidden} and {@link #storeHidden} run the model one block at a time
+ * (GPTQ's sequential quantization). Not thread-safe: one sequence at a time.
  */
 public final class LlamaModel implements AutoCloseable {
     /** Most tokens pushed through the blocks at once (prefill and scoring work in chunks of this size). */
     public static final int CHUNK = 32;
 
-    private final LlamaWeights w;
+    /** Receives a copy of the rows [n, cols] entering linear {@code slot} ({@link DecoderWeights#LINEARS}) of block {@code layer}. */
+    @FunctionalInterface
+    public interface LinearHook {
+        void input(int layer, int slot, float[] rows, int n);
+    }
+
+    private final DecoderWeights w;
     private final LlamaConfig c;
-    private final int maxSeq, dim, qDim, kvDim, ffn, vocab, heads, kvHeads, headDim, window;
+    private final int maxSeq, chunk, dim, qDim, kvDim, ffn, vocab, heads, kvHeads, headDim, window;
     private final float eps;
     private final Rope rope;
     private final Tensor keyCache, valueCache; // [layers, maxSeq, kvDim]
     private final MemorySegment kc, vc;
-    // activations for up to CHUNK rows, row-major
+    // activations for up to chunk rows, row-major
     private final float[] x, xb, xb2, q, k, v, hb, hb2, att, logits, logitsChunk;
     private final SpinTeam team;
     private final MatVec matvec = new MatVec();
     private final Attention attention = new Attention();
+    private LinearHook hook;
 
     /** A model over {@code weights} (which it does not own) with a KV cache for {@code maxSeq} positions. */
-    public LlamaModel(LlamaWeights weights, int maxSeq) {
+    public LlamaModel(DecoderWeights weights, int maxSeq) {
+        this(weights, maxSeq, CHUNK);
+    }
+
+    /**
+     * A model over {@code weights} (not owned) with a KV cache for {@code maxSeq} positions that pushes up to
+     * {@code chunk} tokens through the blocks at once (larger chunks help weights whose batched product is a
+     * matmul, as the quantized ones).
+     */
+    public LlamaModel(DecoderWeights weights, int maxSeq, int chunk) {
         this.w = weights;
         this.c = weights.config();
         if (maxSeq <= 0 || maxSeq > c.maxPositionEmbeddings())
             throw new IllegalArgumentException("maxSeq " + maxSeq + " must be in [1, max_position_embeddings = " + c.maxPositionEmbeddings() + "]");
+        if (chunk < 1) throw new IllegalArgumentException("chunk must be >= 1, got " + chunk);
         this.maxSeq = maxSeq;
+        this.chunk = chunk;
         dim = c.hiddenSize();
         qDim = c.qDim();
         kvDim = c.kvDim();
@@ -69,17 +92,17 @@ public final class LlamaModel implements AutoCloseable {
         }
         kc = keyCache.segment();
         vc = valueCache.segment();
-        x = new float[CHUNK * dim];
-        xb = new float[CHUNK * Math.max(dim, qDim)];
-        xb2 = new float[CHUNK * dim];
-        q = new float[CHUNK * qDim];
-        k = new float[CHUNK * kvDim];
-        v = new float[CHUNK * kvDim];
-        hb = new float[CHUNK * ffn];
-        hb2 = new float[CHUNK * ffn];
+        x = new float[chunk * dim];
+        xb = new float[chunk * Math.max(dim, qDim)];
+        xb2 = new float[chunk * dim];
+        q = new float[chunk * qDim];
+        k = new float[chunk * kvDim];
+        v = new float[chunk * kvDim];
+        hb = new float[chunk * ffn];
+        hb2 = new float[chunk * ffn];
         att = new float[heads * maxSeq];
         logits = new float[vocab];
-        logitsChunk = new float[CHUNK * vocab];
+        logitsChunk = new float[chunk * vocab];
         team = new SpinTeam(Parallel.threads()); // last: nothing can fail after the threads start
     }
 
@@ -92,6 +115,16 @@ public final class LlamaModel implements AutoCloseable {
         return maxSeq;
     }
 
+    /** Most rows pushed through the blocks at once. */
+    public int chunk() {
+        return chunk;
+    }
+
+    /** Sets (or clears, with null) the hook that sees the input of every linear of the blocks. */
+    public void setLinearHook(LinearHook hook) {
+        this.hook = hook;
+    }
+
     /**
      * Runs one token at position {@code pos} (positions 0 … pos−1 must already be in the cache) and returns
      * the next-token logits. The array is this model's buffer: valid until the next call.
@@ -99,7 +132,7 @@ public final class LlamaModel implements AutoCloseable {
     public float[] forward(int token, int pos) {
         checkRange(1, pos);
         checkToken(token);
-        embed(token, 0);
+        embedRow(token, 0);
         blocks(1, pos);
         finalLogits(1, false);
         return logits;
@@ -109,12 +142,9 @@ public final class LlamaModel implements AutoCloseable {
     public float[] prefill(int[] tokens, int startPos) {
         if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
         checkRange(tokens.length, startPos);
-        for (int off = 0; off < tokens.length; off += CHUNK) {
-            int n = Math.min(CHUNK, tokens.length - off);
-            for (int t = 0; t < n; t++) {
-                checkToken(tokens[off + t]);
-                embed(tokens[off + t], t);
-            }
+        for (int off = 0; off < tokens.length; off += chunk) {
+            int n = Math.min(chunk, tokens.length - off);
+            embed(tokens, off, n);
             blocks(n, startPos + off);
             if (off + n == tokens.length) finalLogits(n, false);
         }
@@ -129,12 +159,9 @@ public final class LlamaModel implements AutoCloseable {
         if (out.length < (long) tokens.length * vocab)
             throw new IllegalArgumentException("output holds " + out.length + " floats, need " + (long) tokens.length * vocab);
         checkRange(tokens.length, startPos);
-        for (int off = 0; off < tokens.length; off += CHUNK) {
-            int n = Math.min(CHUNK, tokens.length - off);
-            for (int t = 0; t < n; t++) {
-                checkToken(tokens[off + t]);
-                embed(tokens[off + t], t);
-            }
+        for (int off = 0; off < tokens.length; off += chunk) {
+            int n = Math.min(chunk, tokens.length - off);
+            embed(tokens, off, n);
             blocks(n, startPos + off);
             finalLogits(n, true);
             System.arraycopy(logitsChunk, 0, out, off * vocab, n * vocab);
@@ -150,104 +177,142 @@ public final class LlamaModel implements AutoCloseable {
         if (token < 0 || token >= vocab) throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + vocab + ")");
     }
 
-    private void embed(int token, int row) {
-        MemorySegment.copy(w.tokEmbeddings().segment(), ValueLayout.JAVA_FLOAT, (long) token * dim * 4, x, row * dim, dim);
+    private void embedRow(int token, int row) {
+        Tensor e = w.tokEmbeddings();
+        MemorySegment.copy(e.segment(), ValueLayout.JAVA_FLOAT, e.byteOffset() + (long) token * dim * 4, x, row * dim, dim);
+    }
+
+    /** Rows 0 … n−1 of the residual stream = embeddings of tokens[off … off+n−1] (checked). */
+    public void embed(int[] tokens, int off, int n) {
+        checkRows(n);
+        for (int t = 0; t < n; t++) {
+            checkToken(tokens[off + t]);
+            embedRow(tokens[off + t], t);
+        }
+    }
+
+    /** Loads residual rows [n, dim] from {@code src} at float {@code off} (to resume at a block). */
+    public void loadHidden(float[] src, int off, int n) {
+        checkRows(n);
+        System.arraycopy(src, off, x, 0, n * dim);
+    }
+
+    /** Stores residual rows [n, dim] into {@code dst} at float {@code off}. */
+    public void storeHidden(float[] dst, int off, int n) {
+        checkRows(n);
+        System.arraycopy(x, 0, dst, off, n * dim);
+    }
+
+    private void checkRows(int n) {
+        if (n < 1 || n > chunk) throw new IllegalArgumentException(n + " rows outside [1, chunk = " + chunk + "]");
     }
 
     /** All decoder blocks over rows 0 … n−1 of x, which sit at positions pos0 … pos0+n−1. */
     private void blocks(int n, int pos0) {
-        for (int l = 0; l < c.numHiddenLayers(); l++) {
-            LlamaWeights.Layer L = w.layers().get(l);
-            // attention branch: xb = RMSNorm(x); q,k,v = Wq·xb, Wk·xb, Wv·xb
-            for (int t = 0; t < n; t++) Kernels.rmsnorm(xb, t * dim, x, t * dim, L.attnNorm().segment(), dim, eps);
-            matvec.run3(xb, dim, n, L.wq(), q, qDim, L.wk(), k, kvDim, L.wv(), v, kvDim);
-            long layerBase = (long) l * maxSeq * kvDim;
-            for (int t = 0; t < n; t++) {
-                int pos = pos0 + t;
-                rope.apply(q, t * qDim, heads, pos);
-                rope.apply(k, t * kvDim, kvHeads, pos);
-                for (int ch = 0; ch < kvDim; ch++) { // channel-major cache: [layer][kv channel][position]
-                    kc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, k[t * kvDim + ch]);
-                    vc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, v[t * kvDim + ch]);
-                }
+        for (int l = 0; l < c.numHiddenLayers(); l++) block(l, n, pos0);
+    }
+
+    /**
+     * Decoder block {@code l} over residual rows 0 … n−1 at positions pos0 … pos0+n−1 (earlier positions of
+     * this block already cached); writes block l's KV cache.
+     */
+    public void block(int l, int n, int pos0) {
+        checkRows(n);
+        checkRange(n, pos0);
+        // attention branch: xb = RMSNorm(x); q,k,v = Wq·xb, Wk·xb, Wv·xb
+        for (int t = 0; t < n; t++) Kernels.rmsnorm(xb, t * dim, x, t * dim, w.attnNorm(l).segment(), dim, eps);
+        matvec.set(l, xb, 0, dim, n);
+        matvec.add(DecoderWeights.Q, q);
+        matvec.add(DecoderWeights.K, k);
+        matvec.add(DecoderWeights.V, v);
+        matvec.go();
+        long layerBase = (long) l * maxSeq * kvDim;
+        for (int t = 0; t < n; t++) {
+            int pos = pos0 + t;
+            rope.apply(q, t * qDim, heads, pos);
+            rope.apply(k, t * kvDim, kvHeads, pos);
+            for (int ch = 0; ch < kvDim; ch++) { // channel-major cache: [layer][kv channel][position]
+                kc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, k[t * kvDim + ch]);
+                vc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, v[t * kvDim + ch]);
             }
-            attention.run(layerBase, n, pos0); // xb = softmax(q·Kᵀ/√d_h)·V per head
-            matvec.run1(xb, qDim, n, L.wo(), xb2, dim);
-            for (int i = 0; i < n * dim; i++) x[i] += xb2[i];
-            // MLP branch: x += W2·(silu(W1·RMSNorm(x)) ⊙ W3·RMSNorm(x))
-            for (int t = 0; t < n; t++) Kernels.rmsnorm(xb, t * dim, x, t * dim, L.ffnNorm().segment(), dim, eps);
-            matvec.run2(xb, dim, n, L.w1(), hb, ffn, L.w3(), hb2, ffn);
-            Kernels.siluMul(hb, 0, hb2, 0, n * ffn);
-            matvec.run1(hb, ffn, n, L.w2(), xb2, dim);
-            for (int i = 0; i < n * dim; i++) x[i] += xb2[i];
         }
+        attention.run(layerBase, n, pos0); // xb = softmax(q·Kᵀ/√d_h)·V per head
+        matvec.set(l, xb, 0, qDim, n);
+        matvec.add(DecoderWeights.O, xb2);
+        matvec.go();
+        for (int i = 0; i < n * dim; i++) x[i] += xb2[i];
+        // MLP branch: x += W2·(silu(W1·RMSNorm(x)) ⊙ W3·RMSNorm(x))
+        for (int t = 0; t < n; t++) Kernels.rmsnorm(xb, t * dim, x, t * dim, w.ffnNorm(l).segment(), dim, eps);
+        matvec.set(l, xb, 0, dim, n);
+        matvec.add(DecoderWeights.GATE, hb);
+        matvec.add(DecoderWeights.UP, hb2);
+        matvec.go();
+        Kernels.siluMul(hb, 0, hb2, 0, n * ffn);
+        matvec.set(l, hb, 0, ffn, n);
+        matvec.add(DecoderWeights.DOWN, xb2);
+        matvec.go();
+        for (int i = 0; i < n * dim; i++) x[i] += xb2[i];
     }
 
     /** Final RMSNorm and LM head, for the last row only or for every row. */
     private void finalLogits(int n, boolean allRows) {
         int first = allRows ? 0 : n - 1;
         for (int t = first; t < n; t++) Kernels.rmsnorm(x, t * dim, x, t * dim, w.norm().segment(), dim, eps);
-        if (allRows) matvec.run1(x, dim, n, w.lmHead(), logitsChunk, vocab);
-        else matvec.run1From(x, (n - 1) * dim, dim, w.lmHead(), logits, vocab);
+        matvec.set(-1, x, allRows ? 0 : (n - 1) * dim, dim, allRows ? n : 1);
+        matvec.addDense(w.lmHead(), allRows ? logitsChunk : logits, vocab);
+        matvec.go();
     }
 
     /**
      * out_p[t, r] = W_p[r, :] · in[t, :] for up to three matrices sharing one input, split over the
-     * concatenated output rows in one parallel dispatch. Reused for every product (no allocation per token).
+     * concatenated output rows in one parallel dispatch; a linear that is not dense runs its own product
+     * after it. Reused for every product (no allocation per token).
      */
     private final class MatVec implements Parallel.Range {
         private final MemorySegment[] mats = new MemorySegment[3];
+        private final long[] matOff = new long[3];
         private final float[][] outs = new float[3][];
         private final int[] rows = new int[3];
-        private int parts, cols, n, inOff;
+        private final Linear[] others = new Linear[3];
+        private final float[][] otherOuts = new float[3][];
+        private int layer, parts, nOthers, cols, n, inOff;
         private float[] in;
 
-        void run1(float[] in, int cols, int n, Tensor w, float[] out, int rows) {
-            set(in, 0, cols, n);
-            add(w, out, rows);
-            go();
-        }
-
-        void run1From(float[] in, int inOff, int cols, Tensor w, float[] out, int rows) {
-            set(in, inOff, cols, 1);
-            add(w, out, rows);
-            go();
-        }
-
-        void run2(float[] in, int cols, int n, Tensor w0, float[] o0, int r0, Tensor w1, float[] o1, int r1) {
-            set(in, 0, cols, n);
-            add(w0, o0, r0);
-            add(w1, o1, r1);
-            go();
-        }
-
-        void run3(float[] in, int cols, int n, Tensor w0, float[] o0, int r0, Tensor w1, float[] o1, int r1, Tensor w2, float[] o2, int r2) {
-            set(in, 0, cols, n);
-            add(w0, o0, r0);
-            add(w1, o1, r1);
-            add(w2, o2, r2);
-            go();
-        }
-
-        private void set(float[] in, int inOff, int cols, int n) {
+        /** Starts a product of block {@code layer}'s linears (−1: the LM head) with rows [n, cols] of in from inOff. */
+        void set(int layer, float[] in, int inOff, int cols, int n) {
+            this.layer = layer;
             this.in = in;
             this.inOff = inOff;
             this.cols = cols;
             this.n = n;
-            parts = 0;
+            parts = nOthers = 0;
         }
 
-        private void add(Tensor w, float[] out, int r) {
+        /** Adds linear {@code slot} of the current block, writing out[n, rows]. */
+        void add(int slot, float[] out) {
+            Linear lin = w.linear(layer, slot);
+            if (hook != null) hook.input(layer, slot, Arrays.copyOfRange(in, inOff, inOff + n * cols), n);
+            Tensor d = lin.dense();
+            if (d != null) addDense(d, out, lin.rows());
+            else {
+                others[nOthers] = lin;
+                otherOuts[nOthers++] = out;
+            }
+        }
+
+        void addDense(Tensor w, float[] out, int r) {
             mats[parts] = w.segment();
+            matOff[parts] = w.offset();
             outs[parts] = out;
             rows[parts++] = r;
         }
 
-        private void go() {
+        void go() {
             long groups = 0;
             for (int p = 0; p < parts; p++) groups += (rows[p] + 3) / 4;
             long work = 4L * cols * n;
-            team.range(groups, Math.max(1, 32768 / work), this);
+            if (parts > 0) team.range(groups, Math.max(1, 32768 / work), this);
+            for (int o = 0; o < nOthers; o++) others[o].forward(in, n, otherOuts[o]); // inOff is 0 for every block linear
         }
 
         /**
@@ -262,11 +327,12 @@ public final class LlamaModel implements AutoCloseable {
                 while (g - first >= (rows[p] + 3) / 4) first += (rows[p++] + 3) / 4;
                 int r0 = (int) (g - first) * 4, R = rows[p];
                 MemorySegment m = mats[p];
+                long m0 = matOff[p];
                 float[] out = outs[p];
                 for (int t = 0; t < n; t++) {
                     int xOff = inOff + t * cols;
-                    if (r0 + 4 <= R) Kernels.dot4(m, (long) r0 * cols, cols, in, xOff, cols, out, t * R + r0, 1);
-                    else for (int r = r0; r < R; r++) out[t * R + r] = Kernels.dot(m, (long) r * cols, in, xOff, cols);
+                    if (r0 + 4 <= R) Kernels.dot4(m, m0 + (long) r0 * cols, cols, in, xOff, cols, out, t * R + r0, 1);
+                    else for (int r = r0; r < R; r++) out[t * R + r] = Kernels.dot(m, m0 + (long) r * cols, in, xOff, cols);
                 }
             }
         }

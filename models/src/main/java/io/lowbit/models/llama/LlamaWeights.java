@@ -22,7 +22,7 @@ import java.util.List;
  * @param lmHead         [vocab, d]; the same tensor as {@code tokEmbeddings} when tied
  */
 public record LlamaWeights(LlamaConfig config, RopeLayout ropeLayout, Tensor tokEmbeddings, List<Layer> layers, Tensor norm,
-                           Tensor lmHead) implements AutoCloseable {
+                           Tensor lmHead) implements DecoderWeights, AutoCloseable {
 
     /**
      * One decoder block.
@@ -39,6 +39,20 @@ public record LlamaWeights(LlamaConfig config, RopeLayout ropeLayout, Tensor tok
      */
     public record Layer(Tensor attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor ffnNorm, Tensor w1, Tensor w2,
                         Tensor w3) {
+        /** The matrix of linear {@code slot} ({@link DecoderWeights#LINEARS} order: q, k, v, o, gate, up, down). */
+        public Tensor linear(int slot) {
+            return switch (slot) {
+                case DecoderWeights.Q -> wq;
+                case DecoderWeights.K -> wk;
+                case DecoderWeights.V -> wv;
+                case DecoderWeights.O -> wo;
+                case DecoderWeights.GATE -> w1;
+                case DecoderWeights.UP -> w3;
+                case DecoderWeights.DOWN -> w2;
+                default -> throw new IllegalArgumentException("linear slot " + slot + " outside [0, 7)");
+            };
+        }
+
         List<Tensor> all() {
             return List.of(attnNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3);
         }
@@ -74,6 +88,14 @@ public record LlamaWeights(LlamaConfig config, RopeLayout ropeLayout, Tensor tok
         if (t.dtype() != DType.F32 || !Arrays.equals(t.shape(), shape) || !t.isContiguous() || t.offset() != 0)
             throw new IllegalArgumentException("weight " + name + " must be contiguous F32" + Arrays.toString(shape) + ", got "
                     + t.dtype() + Arrays.toString(t.shape()) + (t.isContiguous() ? "" : " (not contiguous)"));
+    }
+
+    @Override public Tensor attnNorm(int l) { return layers.get(l).attnNorm(); }
+    @Override public Tensor ffnNorm(int l) { return layers.get(l).ffnNorm(); }
+
+    @Override
+    public Linear linear(int l, int slot) {
+        return new Linear.Dense(layers.get(l).linear(slot));
     }
 
     /** Every tensor once (the tied head is not repeated), in checkpoint order. */

@@ -1,31 +1,23 @@
 package io.lowbit.models.quant;
 
+import io.lowbit.models.llama.Linear;
 import io.lowbit.quant.QuantizedTensor;
 import io.lowbit.quant.kernels.TiledMatmul;
 import io.lowbit.tensor.DType;
+import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
-import io.lowbit.models.llama.Kernels;
-import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
- * The weight W [out, in] of one decoder linear, dense F32 or quantized, behind one product
- * Y[n, out] = X[n, in]·Wᵀ on off-heap F32 rows.
+ * The weight W [out, in] of one decoder linear of a {@link QuantizedLlama}, dense F32 or quantized, with the
+ * ownership the model needs to close it. {@code llama.LlamaModel} multiplies dense weights with its own
+ * kernels and lets quantized ones run their fused products ({@link Packed#forward}).
  */
-public sealed interface LinearWeight extends AutoCloseable {
+public sealed interface LinearWeight extends Linear, AutoCloseable {
     /** Largest row count that runs as fused GEMV per row instead of the tiled matmul. */
     int GEMV_MAX_ROWS = 4;
-
-    /** Output features. */
-    int rows();
-
-    /** Input features. */
-    int cols();
-
-    /** Y[n, rows] (float offset yOff, rows apart) = X[n, cols] (float offset xOff, cols apart)·Wᵀ. */
-    void apply(MemorySegment x, long xOff, int n, MemorySegment y, long yOff);
 
     /** Bytes of the weight's storage. */
     long bytes();
@@ -43,26 +35,7 @@ public sealed interface LinearWeight extends AutoCloseable {
         @Override public int rows() { return w.size(0); }
         @Override public int cols() { return w.size(1); }
         @Override public long bytes() { return w.numel() * 4; }
-
-        /** Vectorized dot products over groups of four rows (as {@code LlamaModel}), split across the worker pool. */
-        @Override
-        public void apply(MemorySegment x, long xOff, int n, MemorySegment y, long yOff) {
-            int rows = rows(), cols = cols();
-            float[] xs = new float[n * cols], ys = new float[n * rows];
-            MemorySegment.copy(x, ValueLayout.JAVA_FLOAT, 4 * xOff, xs, 0, xs.length);
-            MemorySegment ws = w.segment();
-            long base = w.offset();
-            Parallel.range((rows + 3) / 4, Math.max(1, 16384 / (4L * cols * n)), (lo, hi) -> {
-                for (long g = lo; g < hi; g++) {
-                    int r0 = (int) g * 4;
-                    for (int t = 0; t < n; t++) {
-                        if (r0 + 4 <= rows) Kernels.dot4(ws, base + (long) r0 * cols, cols, xs, t * cols, cols, ys, t * rows + r0, 1);
-                        else for (int r = r0; r < rows; r++) ys[t * rows + r] = Kernels.dot(ws, base + (long) r * cols, xs, t * cols, cols);
-                    }
-                }
-            });
-            MemorySegment.copy(ys, 0, y, ValueLayout.JAVA_FLOAT, 4 * yOff, ys.length);
-        }
+        @Override public Tensor dense() { return w; }
 
         @Override
         public void close() {
@@ -75,18 +48,29 @@ public sealed interface LinearWeight extends AutoCloseable {
         @Override public int rows() { return q.rows(); }
         @Override public int cols() { return q.cols(); }
         @Override public long bytes() { return q.bytes(); }
+        @Override public Tensor dense() { return null; }
 
+        /**
+         * Up to {@link #GEMV_MAX_ROWS} rows: the fused GEMV per row (codes decoded in registers); more: the
+         * tiled dequantize-and-multiply, through off-heap staging of x and y.
+         */
         @Override
-        public void apply(MemorySegment x, long xOff, int n, MemorySegment y, long yOff) {
-            if (n > GEMV_MAX_ROWS) {
-                TiledMatmul.forward(q, x, xOff, n, y, yOff);
+        public void forward(float[] x, int n, float[] y) {
+            int rows = rows(), cols = cols();
+            if (n <= GEMV_MAX_ROWS) {
+                float[] xr = new float[cols], yr = new float[rows];
+                for (int t = 0; t < n; t++) {
+                    System.arraycopy(x, t * cols, xr, 0, cols);
+                    q.gemv(xr, yr);
+                    System.arraycopy(yr, 0, y, t * rows, rows);
+                }
                 return;
             }
-            float[] xr = new float[cols()], yr = new float[rows()];
-            for (int i = 0; i < n; i++) {
-                MemorySegment.copy(x, ValueLayout.JAVA_FLOAT, 4 * (xOff + (long) i * cols()), xr, 0, cols());
-                q.gemv(xr, yr);
-                MemorySegment.copy(yr, 0, y, ValueLayout.JAVA_FLOAT, 4 * (yOff + (long) i * rows()), rows());
+            try (Tensor xs = Tensor.empty(DType.F32, MemoryCategory.ACTIVATIONS, n, cols);
+                 Tensor ys = Tensor.empty(DType.F32, MemoryCategory.ACTIVATIONS, n, rows)) {
+                MemorySegment.copy(x, 0, xs.segment(), ValueLayout.JAVA_FLOAT, 0, n * cols);
+                TiledMatmul.forward(q, xs.segment(), 0, n, ys.segment(), 0);
+                MemorySegment.copy(ys.segment(), ValueLayout.JAVA_FLOAT, 0, y, 0, n * rows);
             }
         }
 

@@ -1,5 +1,6 @@
 package io.lowbit.models.quant;
 
+import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.quant.Quantizer;
 import io.lowbit.tensor.MemoryCategory;
@@ -14,7 +15,7 @@ import java.util.function.Supplier;
  * are quantized in four groups in execution order — {q,k,v}, {o}, {gate,up}, {down} — each group's
  * quantizers observing their real inputs computed with every earlier linear (earlier blocks and earlier
  * groups of this block) already quantized; after the block, the calibration hidden states are advanced
- * through the quantized block. The activations come from {@link QuantLlamaModel}'s linear hook.
+ * through the quantized block. The activations come from {@link LlamaModel}'s linear hook.
  */
 public final class ModelQuantizer {
     private static final int[][] GROUPS = {
@@ -44,7 +45,7 @@ public final class ModelQuantizer {
             for (int l = 0; l < L; l++) {
                 an[l] = copy(w.layers().get(l).attnNorm());
                 fn[l] = copy(w.layers().get(l).ffnNorm());
-                for (int s = 0; s < 7; s++) lin[l][s] = new LinearWeight.Dense(QuantizedLlama.denseSlot(w.layers().get(l), s), false);
+                for (int s = 0; s < 7; s++) lin[l][s] = new LinearWeight.Dense(w.layers().get(l).linear(s), false);
             }
             q = new QuantizedLlama(c, w.ropeLayout(), emb, an, fn, lin, norm, head, true);
         } catch (RuntimeException e) {
@@ -62,7 +63,7 @@ public final class ModelQuantizer {
             boolean calibrate = method.get().needsCalibration();
             if (!calibrate) {
                 for (int l = 0; l < L; l++) {
-                    for (int s = 0; s < 7; s++) q.setLinear(l, s, new LinearWeight.Packed(method.get().quantize(QuantizedLlama.denseSlot(w.layers().get(l), s))));
+                    for (int s = 0; s < 7; s++) q.setLinear(l, s, new LinearWeight.Packed(method.get().quantize(w.layers().get(l).linear(s))));
                     if (log != null) log.printf("quantized layer %d/%d%n", l + 1, L);
                 }
                 return q;
@@ -82,7 +83,7 @@ public final class ModelQuantizer {
         for (int[] s : calib) longest = Math.max(longest, s.length);
         if (longest == 0) throw new IllegalArgumentException("calibration sequences are empty");
         int chunk = Math.min(longest, 128);
-        try (QuantLlamaModel run = new QuantLlamaModel(q, longest, chunk)) {
+        try (LlamaModel run = new LlamaModel(q, longest, chunk)) {
             float[][] hidden = new float[calib.length][];
             for (int s = 0; s < calib.length; s++) {
                 hidden[s] = new float[calib[s].length * dim];
@@ -105,7 +106,7 @@ public final class ModelQuantizer {
                     });
                     passBlock(run, l, calib, hidden, chunk, dim, false);
                     run.setLinearHook(null);
-                    for (int s : group) q.setLinear(l, s, new LinearWeight.Packed(qz[s].quantize(QuantizedLlama.denseSlot(w.layers().get(l), s))));
+                    for (int s : group) q.setLinear(l, s, new LinearWeight.Packed(qz[s].quantize(w.layers().get(l).linear(s))));
                 }
                 passBlock(run, l, calib, hidden, chunk, dim, true); // advance the calibration states through the quantized block
                 if (log != null) log.printf("calibrated and quantized layer %d/%d (%s, %d sequences)%n", l + 1, c.numHiddenLayers(),
@@ -114,7 +115,7 @@ public final class ModelQuantizer {
         }
     }
 
-    private static void passBlock(QuantLlamaModel run, int l, int[][] calib, float[][] hidden, int chunk, int dim, boolean store) {
+    private static void passBlock(LlamaModel run, int l, int[][] calib, float[][] hidden, int chunk, int dim, boolean store) {
         for (int s = 0; s < calib.length; s++) {
             for (int off = 0; off < calib[s].length; off += chunk) {
                 int n = Math.min(chunk, calib[s].length - off);

@@ -1,6 +1,7 @@
 package io.lowbit.models.quant;
 
 import io.lowbit.models.generate.Sampler;
+import io.lowbit.models.llama.LlamaModel;
 
 /**
  * Evaluation of (quantized) models on token streams: perplexity over disjoint windows (each window starts
@@ -28,12 +29,12 @@ public final class QuantEval {
     }
 
     /** Perplexity of {@code tokens} under {@code model} in disjoint windows of {@code window} tokens. */
-    public static Result perplexity(QuantLlamaModel model, int[] tokens, int window) {
+    public static Result perplexity(LlamaModel model, int[] tokens, int window) {
         return compare(null, model, tokens, window);
     }
 
     /** Perplexity of {@code model} and its KL from {@code reference} (may be null) on the same windows. */
-    public static Result compare(QuantLlamaModel reference, QuantLlamaModel model, int[] tokens, int window) {
+    public static Result compare(LlamaModel reference, LlamaModel model, int[] tokens, int window) {
         if (tokens.length < 2) throw new IllegalArgumentException("evaluation needs at least 2 tokens, got " + tokens.length);
         if (window < 2 || window > model.maxSeq() || (reference != null && window > reference.maxSeq()))
             throw new IllegalArgumentException("window " + window + " must be in [2, " + model.maxSeq() + "] (the model's context)");
@@ -76,7 +77,7 @@ public final class QuantEval {
      * after a BOS token (id 1), with a fixed seed: evaluation and calibration text for checkpoints that ship
      * no tokenizer (stories260K). Sequence i uses seed {@code seed + i}.
      */
-    public static int[][] sample(QuantLlamaModel model, int count, int length, long seed) {
+    public static int[][] sample(LlamaModel model, int count, int length, long seed) {
         if (length < 2 || length > model.maxSeq()) throw new IllegalArgumentException("sample length " + length + " must be in [2, " + model.maxSeq() + "]");
         int vocab = model.config().vocabSize();
         int[][] out = new int[count][length];
@@ -93,7 +94,7 @@ public final class QuantEval {
      * to {@code maxNew} tokens with {@code sampler}, stopping before any of {@code stop} or at the end of the
      * cache. Returns the new tokens.
      */
-    public static int[] generate(QuantLlamaModel model, int[] prompt, int maxNew, Sampler sampler, int[] stop) {
+    public static int[] generate(LlamaModel model, int[] prompt, int maxNew, Sampler sampler, int[] stop) {
         if (prompt.length == 0) throw new IllegalArgumentException("generation needs at least one prompt token (BOS)");
         int budget = Math.max(0, Math.min(maxNew, model.maxSeq() - prompt.length + 1));
         int[] out = new int[budget];

@@ -1,6 +1,7 @@
 package io.lowbit.models.quant;
 
 import io.lowbit.models.LlamaConfig;
+import io.lowbit.models.llama.DecoderWeights;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.llama.RopeLayout;
 import io.lowbit.tensor.Tensor;
@@ -10,15 +11,11 @@ import java.util.List;
 
 /**
  * A LLaMA decoder whose seven linears per block may each be dense or quantized; embeddings, norms and the
- * LM head stay dense F32 (as in GPTQ and QLoRA). Linear slot order is {@link #LINEARS} (Hugging Face names).
+ * LM head stay dense F32 (as in GPTQ and QLoRA). Linear slot order is {@link #LINEARS} (Hugging Face names;
+ * the slot constants Q … DOWN come from {@link DecoderWeights}). {@code llama.LlamaModel} runs it.
  * Closing closes every owned tensor.
  */
-public final class QuantizedLlama implements AutoCloseable {
-    /** The linears of a block, in slot order. */
-    public static final List<String> LINEARS = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
-    /** Slots. */
-    public static final int Q = 0, K = 1, V = 2, O = 3, GATE = 4, UP = 5, DOWN = 6;
-
+public final class QuantizedLlama implements DecoderWeights, AutoCloseable {
     private final LlamaConfig config;
     private final RopeLayout ropeLayout;
     private final Tensor tokEmbeddings, norm, lmHead;
@@ -82,7 +79,7 @@ public final class QuantizedLlama implements AutoCloseable {
             LlamaWeights.Layer b = w.layers().get(l);
             an[l] = b.attnNorm();
             fn[l] = b.ffnNorm();
-            for (int s = 0; s < 7; s++) lin[l][s] = new LinearWeight.Dense(denseSlot(b, s), true);
+            for (int s = 0; s < 7; s++) lin[l][s] = new LinearWeight.Dense(b.linear(s), true);
         }
         return new QuantizedLlama(w.config(), w.ropeLayout(), w.tokEmbeddings(), an, fn, lin, w.norm(), w.lmHead(), true);
     }
@@ -102,29 +99,16 @@ public final class QuantizedLlama implements AutoCloseable {
         return false;
     }
 
-    /** The float weight of {@code slot} in a {@link LlamaWeights} layer. */
-    static Tensor denseSlot(LlamaWeights.Layer b, int slot) {
-        return switch (slot) {
-            case Q -> b.wq();
-            case K -> b.wk();
-            case V -> b.wv();
-            case O -> b.wo();
-            case GATE -> b.w1();
-            case UP -> b.w3();
-            case DOWN -> b.w2();
-            default -> throw new IllegalArgumentException("linear slot " + slot + " outside [0, 7)");
-        };
-    }
-
-    public LlamaConfig config() { return config; }
-    public RopeLayout ropeLayout() { return ropeLayout; }
-    public Tensor tokEmbeddings() { return tokEmbeddings; }
-    public Tensor norm() { return norm; }
-    public Tensor lmHead() { return lmHead; }
-    public Tensor attnNorm(int l) { return attnNorm[l]; }
-    public Tensor ffnNorm(int l) { return ffnNorm[l]; }
+    @Override public LlamaConfig config() { return config; }
+    @Override public RopeLayout ropeLayout() { return ropeLayout; }
+    @Override public Tensor tokEmbeddings() { return tokEmbeddings; }
+    @Override public Tensor norm() { return norm; }
+    @Override public Tensor lmHead() { return lmHead; }
+    @Override public Tensor attnNorm(int l) { return attnNorm[l]; }
+    @Override public Tensor ffnNorm(int l) { return ffnNorm[l]; }
 
     /** The weight of linear {@code slot} in layer {@code l}. */
+    @Override
     public LinearWeight linear(int l, int slot) {
         return linears[l][slot];
     }

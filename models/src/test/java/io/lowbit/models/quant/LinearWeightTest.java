@@ -14,7 +14,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Both linear kinds against a plain double loop on odd shapes, for GEMV-sized and chunk-sized row counts. */
+/**
+ * Both linear kinds' {@code forward} against a plain double loop on odd shapes, for GEMV-sized and
+ * chunk-sized row counts (the dense one is {@code llama.Linear}'s reference loop; {@code LlamaModel} runs
+ * dense weights through its own kernels, checked in {@code QuantizedInferenceTest}).
+ */
 class LinearWeightTest {
     private static long live;
 
@@ -30,9 +34,10 @@ class LinearWeightTest {
 
     private static void check(LinearWeight lw, float[] w, int n, long seed) {
         int rows = lw.rows(), cols = lw.cols();
-        try (Tensor x = Tensor.normal(DType.F32, new Rng(seed), 0, 1, n * cols); Tensor y = Tensor.zeros(DType.F32, n * rows + 3)) {
-            lw.apply(x.segment(), 0, n, y.segment(), 3);
-            float[] xs = x.toFloatArray(), ys = y.toFloatArray();
+        try (Tensor x = Tensor.normal(DType.F32, new Rng(seed), 0, 1, n * cols)) {
+            float[] xs = x.toFloatArray(), ys = new float[n * rows + 1];
+            ys[n * rows] = 7f;
+            lw.forward(xs, n, ys);
             for (int t = 0; t < n; t++)
                 for (int r = 0; r < rows; r++) {
                     double s = 0, a = 0;
@@ -40,9 +45,9 @@ class LinearWeightTest {
                         s += (double) w[r * cols + c] * xs[t * cols + c];
                         a += Math.abs((double) w[r * cols + c] * xs[t * cols + c]);
                     }
-                    assertEquals(s, ys[3 + t * rows + r], 1e-5 * (1 + a), lw + " [" + rows + ", " + cols + "] n=" + n + " at " + t + "," + r);
+                    assertEquals(s, ys[t * rows + r], 1e-5 * (1 + a), lw + " [" + rows + ", " + cols + "] n=" + n + " at " + t + "," + r);
                 }
-            assertEquals(0f, ys[0]);
+            assertEquals(7f, ys[n * rows], "nothing written past y[n, rows]");
         }
     }
 

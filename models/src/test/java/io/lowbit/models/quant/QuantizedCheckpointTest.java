@@ -2,6 +2,7 @@ package io.lowbit.models.quant;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.quant.QuantizedTensor;
 import io.lowbit.quant.Quantizer;
@@ -65,8 +66,8 @@ class QuantizedCheckpointTest {
         try (QuantizedLlama q = ModelQuantizer.quantize(w, method, calib, null)) {
             QuantizedCheckpoint.write(dir, q);
             assertTrue(QuantizedCheckpoint.isQuantized(dir));
-            try (QuantizedLlama back = QuantizedCheckpoint.read(dir); QuantLlamaModel r1 = new QuantLlamaModel(q, 32, 32);
-                 QuantLlamaModel r2 = new QuantLlamaModel(back, 32, 32)) {
+            try (QuantizedLlama back = QuantizedCheckpoint.read(dir); LlamaModel r1 = new LlamaModel(q, 32, 32);
+                 LlamaModel r2 = new LlamaModel(back, 32, 32)) {
                 assertSame(q, back, what);
                 int[] toks = {1, 40, 300, 7, 99, 250, 3, 17};
                 int vocab = q.config().vocabSize();
@@ -80,7 +81,7 @@ class QuantizedCheckpointTest {
 
     @Test
     void rtnAllBitWidthsPerChannelAndGroup64RoundTripBitExactly(@TempDir Path tmp) throws Exception {
-        try (LlamaWeights w = QuantLlamaModelTest.stories()) {
+        try (LlamaWeights w = QuantizedInferenceTest.stories()) {
             for (int bits : new int[] {2, 3, 4, 8}) {
                 roundTrip(w, () -> new AffineQuantizer(AffineSpec.perChannel(bits, false)), null, tmp.resolve("rtn" + bits + "c"), "RTN " + bits + "-bit per-channel");
                 roundTrip(w, () -> new AffineQuantizer(AffineSpec.perGroup(bits, false, 64)), null, tmp.resolve("rtn" + bits + "g"), "RTN " + bits + "-bit g64");
@@ -91,7 +92,7 @@ class QuantizedCheckpointTest {
 
     @Test
     void nf4AndGptqActOrderRoundTripBitExactly(@TempDir Path tmp) throws Exception {
-        try (LlamaWeights w = QuantLlamaModelTest.stories(); QuantizedLlama fp = QuantizedLlama.dense(w); QuantLlamaModel run = new QuantLlamaModel(fp, 64, 64)) {
+        try (LlamaWeights w = QuantizedInferenceTest.stories(); QuantizedLlama fp = QuantizedLlama.dense(w); LlamaModel run = new LlamaModel(fp, 64, 64)) {
             roundTrip(w, Nf4Quantizer::new, null, tmp.resolve("nf4"), "NF4 + double quant");
             int[][] calib = QuantEval.sample(run, 4, 64, 3);
             Gptq.Config cfg = Gptq.Config.defaults(3).withGroupSize(32).withActOrder(true);
@@ -105,7 +106,7 @@ class QuantizedCheckpointTest {
     @Test
     void mismatchesNameTheTensorAndTheField(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("q");
-        try (LlamaWeights w = QuantLlamaModelTest.stories(); QuantizedLlama q = ModelQuantizer.quantize(w, () -> new AffineQuantizer(AffineSpec.perChannel(4, false)), null, null)) {
+        try (LlamaWeights w = QuantizedInferenceTest.stories(); QuantizedLlama q = ModelQuantizer.quantize(w, () -> new AffineQuantizer(AffineSpec.perChannel(4, false)), null, null)) {
             QuantizedCheckpoint.write(dir, q);
         }
         Path cfg = dir.resolve("config.json");

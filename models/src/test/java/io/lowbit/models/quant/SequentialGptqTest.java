@@ -2,6 +2,7 @@ package io.lowbit.models.quant;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.quant.Quantizer;
 import io.lowbit.quant.gptq.Gptq;
@@ -33,7 +34,7 @@ class SequentialGptqTest {
     }
 
     /** Σ over held-out inputs x of x·xᵀ for every linear of the float model: [layer][slot] → in×in, row-major. */
-    private static double[][][] secondMoments(QuantLlamaModel fp, int[][] seqs, int layers) {
+    private static double[][][] secondMoments(LlamaModel fp, int[][] seqs, int layers) {
         double[][][] h = new double[layers][7][];
         fp.setLinearHook((l, s, rows, n) -> {
             int in = rows.length / n;
@@ -74,8 +75,8 @@ class SequentialGptqTest {
 
     @Test
     void gptqBeatsRtnLayerByLayerAt4And3And2Bits() throws Exception {
-        try (LlamaWeights w = QuantLlamaModelTest.stories(); QuantizedLlama fp = QuantizedLlama.dense(w);
-             QuantLlamaModel fpRun = new QuantLlamaModel(fp, 128, 128)) {
+        try (LlamaWeights w = QuantizedInferenceTest.stories(); QuantizedLlama fp = QuantizedLlama.dense(w);
+             LlamaModel fpRun = new LlamaModel(fp, 128, 128)) {
             int L = w.config().numHiddenLayers();
             int[][] calib = QuantEval.sample(fpRun, 8, 128, 1);
             int[][] held = QuantEval.sample(fpRun, 4, 128, 1000);
@@ -84,7 +85,7 @@ class SequentialGptqTest {
                 Gptq.Config cfg = Gptq.Config.defaults(bits);
                 Supplier<Quantizer> gptq = () -> new Gptq(cfg), rtn = () -> new AffineQuantizer(cfg.spec());
                 try (QuantizedLlama g = ModelQuantizer.quantize(w, gptq, calib, null); QuantizedLlama r = ModelQuantizer.quantize(w, rtn, null, null);
-                     QuantLlamaModel gRun = new QuantLlamaModel(g, 128, 128); QuantLlamaModel rRun = new QuantLlamaModel(r, 128, 128)) {
+                     LlamaModel gRun = new LlamaModel(g, 128, 128); LlamaModel rRun = new LlamaModel(r, 128, 128)) {
                     for (int l = 0; l < L; l++) {
                         double eg = 0, er = 0;
                         for (int s = 0; s < 7; s++) {

@@ -57,7 +57,7 @@ class TrainableLlamaTest {
 
     @Test
     void logitsMatchTheInferenceModel() throws Exception {
-        try (LlamaWeights w = QuantLlamaModelTest.stories(); TrainableLlama m = new TrainableLlama(w, 64); LlamaModel ref = new LlamaModel(w, 64)) {
+        try (LlamaWeights w = QuantizedInferenceTest.stories(); TrainableLlama m = new TrainableLlama(w, 64); LlamaModel ref = new LlamaModel(w, 64)) {
             int[] toks = {1, 461, 401, 300, 17, 99, 250, 3, 42, 480, 2, 1, 77};
             int vocab = w.config().vocabSize();
             float[] expect = new float[toks.length * vocab];
@@ -71,7 +71,7 @@ class TrainableLlamaTest {
 
     @Test
     void moduloraOverGptq3BitNarrowsTheGap() throws Exception {
-        try (LlamaWeights w = QuantLlamaModelTest.stories(); QuantizedLlama fp = QuantizedLlama.dense(w); QuantLlamaModel run = new QuantLlamaModel(fp, 64, 1);
+        try (LlamaWeights w = QuantizedInferenceTest.stories(); QuantizedLlama fp = QuantizedLlama.dense(w); LlamaModel run = new LlamaModel(fp, 64, 1);
              TrainableLlama ref = new TrainableLlama(w, 64); TrainableLlama m = new TrainableLlama(w, 64)) {
             int[][] data = QuantEval.sample(run, 40, 32, 11); // 32 for training, 8 held out
             try (Tensor train = ids(data, 0, 32); Tensor held = ids(data, 32, 8); Tensor calib = ids(data, 0, 8)) {

@@ -1,5 +1,6 @@
 package io.lowbit.quant.nf4;
 
+import io.lowbit.quant.ComponentTensor;
 import io.lowbit.quant.Components;
 import io.lowbit.quant.QuantizedTensor;
 import io.lowbit.quant.kernels.Nf4Kernels;
@@ -21,14 +22,13 @@ import java.util.Map;
  * with double quantization {@code absmax_q} I8 [nBlocks], {@code absmax_scale} F32 [ceil(nBlocks / dqBlock)]
  * and {@code absmax_mean} F32 [1], decoded as absmax = max(0, mean + absmax_q·absmax_scale[b / dqBlock]).
  */
-public final class Nf4Tensor implements QuantizedTensor {
+public final class Nf4Tensor extends ComponentTensor {
     /** The {@code format} value in quantization_config. */
     public static final String FORMAT = "nf4";
 
     private final int rows, cols, blockSize, dqBlockSize, numBlocks;
     private final boolean doubleQuant;
     private final Tensor qweight, absmax, absmaxQ, absmaxScale, absmaxMean;
-    private boolean closed;
 
     private Nf4Tensor(int rows, int cols, int blockSize, boolean doubleQuant, int dqBlockSize) {
         if (rows < 1 || cols < 1) throw new IllegalArgumentException("NF4 weight needs rows, cols >= 1, got [" + rows + ", " + cols + "]");
@@ -130,22 +130,12 @@ public final class Nf4Tensor implements QuantizedTensor {
     }
 
     @Override
-    public long bytes() {
-        long b = qweight.numel();
-        if (doubleQuant) b += absmaxQ.numel() + 4L * absmaxScale.numel() + 4L * absmaxMean.numel();
-        else b += 4L * absmax.numel();
-        return b;
+    protected void decodeRow(int r, int c0, int c1, MemorySegment dst, long dstOff) {
+        Nf4Kernels.decodeRow(this, r, c0, c1, dst, dstOff);
     }
 
     @Override
-    public void dequantizeTile(int r0, int r1, int c0, int c1, MemorySegment dst, long dstOff, int ld) {
-        Components.checkTile(this, r0, r1, c0, c1, ld);
-        for (int r = r0; r < r1; r++) Nf4Kernels.decodeRow(this, r, c0, c1, dst, dstOff + (long) (r - r0) * ld);
-    }
-
-    @Override
-    public void gemv(float[] x, float[] y) {
-        Components.checkGemv(this, x, y);
+    protected void gemvKernel(float[] x, float[] y) {
         Nf4Kernels.gemv(this, x, y);
     }
 
@@ -200,17 +190,6 @@ public final class Nf4Tensor implements QuantizedTensor {
             t.close();
             throw e;
         }
-    }
-
-    @Override
-    public void close() {
-        if (closed) return;
-        closed = true;
-        qweight.close();
-        if (absmax != null) absmax.close();
-        if (absmaxQ != null) absmaxQ.close();
-        if (absmaxScale != null) absmaxScale.close();
-        if (absmaxMean != null) absmaxMean.close();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.lowbit.quant.uniform;
 
+import io.lowbit.quant.ComponentTensor;
 import io.lowbit.quant.QuantizedTensor;
 import io.lowbit.quant.kernels.AffineKernels;
 import io.lowbit.quant.Components;
@@ -25,7 +26,7 @@ import java.util.Map;
  *   <li>{@code g_idx} I32 [cols], act-order only.</li>
  * </ul>
  */
-public final class AffineQuantizedTensor implements QuantizedTensor {
+public final class AffineQuantizedTensor extends ComponentTensor {
     /** The {@code format} value in quantization_config. */
     public static final String FORMAT = "affine";
 
@@ -35,7 +36,6 @@ public final class AffineQuantizedTensor implements QuantizedTensor {
     private final int groupCols, numGroups, scaleRows, rowBytes;
     private final Tensor qweight, scales, zeros, gIdx;
     private final int[] groupOf; // heap copy of g_idx for the kernels, null without act-order
-    private boolean closed;
 
     private AffineQuantizedTensor(int rows, int cols, AffineSpec spec, String method, Tensor qweight, Tensor scales,
                                   Tensor zeros, Tensor gIdx) {
@@ -152,22 +152,12 @@ public final class AffineQuantizedTensor implements QuantizedTensor {
     }
 
     @Override
-    public long bytes() {
-        long b = qweight.numel() + 4L * scales.numel();
-        if (zeros != null) b += zeros.numel();
-        if (gIdx != null) b += 4L * gIdx.numel();
-        return b;
+    protected void decodeRow(int r, int c0, int c1, MemorySegment dst, long dstOff) {
+        AffineKernels.decodeRow(this, r, c0, c1, dst, dstOff);
     }
 
     @Override
-    public void dequantizeTile(int r0, int r1, int c0, int c1, MemorySegment dst, long dstOff, int ld) {
-        Components.checkTile(this, r0, r1, c0, c1, ld);
-        for (int r = r0; r < r1; r++) AffineKernels.decodeRow(this, r, c0, c1, dst, dstOff + (long) (r - r0) * ld);
-    }
-
-    @Override
-    public void gemv(float[] x, float[] y) {
-        Components.checkGemv(this, x, y);
+    protected void gemvKernel(float[] x, float[] y) {
         AffineKernels.gemv(this, x, y);
     }
 
@@ -226,16 +216,6 @@ public final class AffineQuantizedTensor implements QuantizedTensor {
             t.close();
             throw e;
         }
-    }
-
-    @Override
-    public void close() {
-        if (closed) return;
-        closed = true;
-        qweight.close();
-        scales.close();
-        if (zeros != null) zeros.close();
-        if (gIdx != null) gIdx.close();
     }
 
     @Override

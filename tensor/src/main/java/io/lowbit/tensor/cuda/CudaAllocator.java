@@ -1,12 +1,8 @@
 package io.lowbit.tensor.cuda;
 
+import io.lowbit.tensor.BlockLedger;
 import io.lowbit.tensor.DeviceMemory;
 import io.lowbit.tensor.MemoryCategory;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import jcuda.runtime.JCuda;
 
 /**
@@ -18,11 +14,7 @@ import jcuda.runtime.JCuda;
  */
 public final class CudaAllocator {
     private static final long ALIGN = 512;
-    private static final Map<Long, ArrayDeque<CudaPointer>> CACHE = new HashMap<>();
-    private static final long[] LIVE = new long[MemoryCategory.values().length];
-    private static final long[] PEAK = new long[MemoryCategory.values().length];
-    private static long liveTotal, peakTotal, cachedBytes;
-    private static long maxCached = 2L << 30;
+    private static final BlockLedger<CudaPointer> LEDGER = new BlockLedger<>(2L << 30);
 
     private CudaAllocator() {}
 
@@ -35,15 +27,7 @@ public final class CudaAllocator {
     static Block allocate(long bytes, MemoryCategory category) {
         if (bytes < 0) throw new IllegalArgumentException("negative device allocation size " + bytes);
         long size = rounded(bytes);
-        CudaPointer p = null;
-        synchronized (CudaAllocator.class) {
-            ArrayDeque<CudaPointer> q = CACHE.get(size);
-            if (q != null && !q.isEmpty()) {
-                p = q.pop();
-                cachedBytes -= size;
-            }
-            count(category, size);
-        }
+        CudaPointer p = LEDGER.take(size, category);
         if (p == null) {
             String err = malloc(p = new CudaPointer(), size);
             if (err != null) {
@@ -51,9 +35,7 @@ public final class CudaAllocator {
                 err = malloc(p = new CudaPointer(), size);
             }
             if (err != null) {
-                synchronized (CudaAllocator.class) {
-                    count(category, -size);
-                }
+                LEDGER.untake(size, category);
                 throw new OutOfMemoryError("lowbit CUDA allocator: cudaMalloc(" + size + ") for " + category + " failed with "
                         + err + " (live " + liveBytes() + " device bytes, cached " + cachedBytes() + ")");
             }
@@ -71,75 +53,48 @@ public final class CudaAllocator {
         }
     }
 
-    private static void count(MemoryCategory c, long delta) {
-        int i = c.ordinal();
-        LIVE[i] += delta;
-        liveTotal += delta;
-        if (LIVE[i] > PEAK[i]) PEAK[i] = LIVE[i];
-        if (liveTotal > peakTotal) peakTotal = liveTotal;
-    }
-
     private static void release(Block b, MemoryCategory category) {
-        boolean free;
-        synchronized (CudaAllocator.class) {
-            count(category, -b.size);
-            free = cachedBytes + b.size > maxCached;
-            if (!free) {
-                CACHE.computeIfAbsent(b.size, k -> new ArrayDeque<>()).push(b.pointer);
-                cachedBytes += b.size;
-            }
-        }
-        if (free) JCuda.cudaFree(b.pointer);
+        if (!LEDGER.give(b.pointer, b.size, category)) JCuda.cudaFree(b.pointer);
     }
 
     /** cudaFree's every cached block. */
     public static void emptyCache() {
-        List<CudaPointer> all = new ArrayList<>();
-        synchronized (CudaAllocator.class) {
-            for (ArrayDeque<CudaPointer> q : CACHE.values()) all.addAll(q);
-            CACHE.clear();
-            cachedBytes = 0;
-        }
-        for (CudaPointer p : all) JCuda.cudaFree(p);
+        for (CudaPointer p : LEDGER.drain()) JCuda.cudaFree(p);
     }
 
     /** Device bytes handed out and not yet returned. */
-    public static synchronized long liveBytes() {
-        return liveTotal;
+    public static long liveBytes() {
+        return LEDGER.liveBytes();
     }
 
     /** Live device bytes of one category. */
-    public static synchronized long liveBytes(MemoryCategory c) {
-        return LIVE[c.ordinal()];
+    public static long liveBytes(MemoryCategory c) {
+        return LEDGER.liveBytes(c);
     }
 
     /** Highest {@link #liveBytes()} since the last {@link #resetPeak()}. */
-    public static synchronized long peakBytes() {
-        return peakTotal;
+    public static long peakBytes() {
+        return LEDGER.peakBytes();
     }
 
     /** Highest live device bytes of one category since the last {@link #resetPeak()}. */
-    public static synchronized long peakBytes(MemoryCategory c) {
-        return PEAK[c.ordinal()];
+    public static long peakBytes(MemoryCategory c) {
+        return LEDGER.peakBytes(c);
     }
 
     /** Starts a new peak measurement from the current live bytes. */
-    public static synchronized void resetPeak() {
-        peakTotal = liveTotal;
-        System.arraycopy(LIVE, 0, PEAK, 0, LIVE.length);
+    public static void resetPeak() {
+        LEDGER.resetPeak();
     }
 
     /** Device bytes held in the cache (not live). */
-    public static synchronized long cachedBytes() {
-        return cachedBytes;
+    public static long cachedBytes() {
+        return LEDGER.cachedBytes();
     }
 
     /** Sets the cache limit; 0 frees every block on release. */
     public static void setMaxCachedBytes(long bytes) {
-        synchronized (CudaAllocator.class) {
-            maxCached = bytes;
-        }
-        if (cachedBytes() > bytes) emptyCache();
+        if (LEDGER.setMaxCachedBytes(bytes)) emptyCache();
     }
 
     /** One device block: the pointer, the bytes asked for, and the rounded size it occupies. */
@@ -165,10 +120,7 @@ public final class CudaAllocator {
 
         @Override
         public void relabel(MemoryCategory from, MemoryCategory to) {
-            synchronized (CudaAllocator.class) {
-                count(from, -size);
-                count(to, size);
-            }
+            LEDGER.relabel(size, from, to);
         }
 
         @Override
