@@ -132,7 +132,8 @@ public final class FinetuneCommand implements Callable<Integer> {
                     method, base, rank, fmt(alpha), fmt(dropout), ds.trainTokens(), ds.validTokens(), steps, cfg.tokensPerStep(seq));
             try (m; Trainer trainer = new Trainer(model, m, ds, cfg, System.out)) {
                 double before = trainer.validate();
-                System.out.printf(Locale.ROOT, "%s: validation perplexity %.2f before fine-tuning (step %d)%n", method, Math.exp(before), trainer.step());
+                System.out.printf(Locale.ROOT, "%s: validation perplexity %.2f %s%n", method, Math.exp(before),
+                        trainer.step() == 0 ? "before fine-tuning" : "at resumed step " + trainer.step());
                 Trainer.Result r = trainer.run();
                 if (r.failed()) {
                     System.out.println("fine-tuning failed: " + r.failure());
