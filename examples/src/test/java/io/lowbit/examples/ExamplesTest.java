@@ -43,6 +43,19 @@ class ExamplesTest {
     }
 
     @Test
+    void gptqThenModuLoRAWinsBackPartOfTheGapWithAdapterGradientsOnly() throws Exception {
+        Captured c = Captured.run(GptqThenModuLoRA::main, "--stories", "256", "--steps", "30", "--tokens", "32");
+        double fp = c.number("^float model:\\s+held-out loss (\\S+)"), q = c.number("^gptq3 base:\\s+held-out loss (\\S+)");
+        double after = c.number("^after ModuLoRA:\\s+held-out loss (\\S+)");
+        assertTrue(q > fp + 1, "3-bit GPTQ costs stories260K a lot: " + fp + " -> " + q);
+        assertTrue(after < q - 0.2 * (q - fp), "30 adapter steps win back at least a fifth of the gap: " + q + " -> " + after + " (fp " + fp + ")");
+        java.util.function.Function<String, Long> bytes = re -> Long.parseLong(c.find(re).replace(",", ""));
+        assertEquals(bytes.apply("\\(= the adapters' ([0-9,]+) B\\)"), bytes.apply("training peaks: gradients ([0-9,]+) B"), "no gradient beyond the adapters'");
+        assertTrue(bytes.apply("linears: ([0-9,]+) B dense F32") > 6 * bytes.apply("B dense F32 -> ([0-9,]+) B packed"));
+        noLeak(c);
+    }
+
+    @Test
     void memoryPlannerReproducesThePaperColumnAndTheFitClaims() throws Exception {
         Captured c = Captured.run(MemoryPlanner::main);
         // LoQT paper memory column (GiB): 60M 0.23, 130M 0.49, 350M 0.98, 1B 3.16 — within 5%

@@ -63,25 +63,4 @@ class QuantCommandsTest {
         Run unknown = GenerateConvertBenchCommandTest.run("quantize", "--checkpoint", ckpt, "--method", "awq", "--out", dir.resolve("y").toString());
         assertTrue(unknown.err().contains("unknown quantization method 'awq'"), unknown.err());
     }
-
-    @Test
-    void finetuneTrainsAdaptersOverAQuantizedBase(@TempDir Path dir) throws Exception {
-        String ckpt = GenerateConvertBenchCommandTest.stories().toString();
-        StringBuilder ids = new StringBuilder();
-        for (int s = 1; s <= 4; s++) {
-            Run g = GenerateConvertBenchCommandTest.run("eval", "--checkpoint", ckpt, "--generate", "63", "--seed", String.valueOf(s));
-            assertEquals(0, g.code(), g.err());
-            ids.append("1 ").append(g.out().strip()).append(' ');
-        }
-        Path data = dir.resolve("train.ids");
-        Files.writeString(data, ids.toString());
-        Run ft = GenerateConvertBenchCommandTest.run("finetune", "--method", "qlora", "--checkpoint", ckpt, "--data", data.toString(), "--seq", "16",
-                "--steps", "4", "--batch", "2", "--out", dir.resolve("ft").toString());
-        assertEquals(0, ft.code(), ft.err());
-        assertTrue(ft.out().contains("held-out loss"), ft.out());
-        assertTrue(Files.size(dir.resolve("ft/adapters.safetensors")) > 0 && Files.exists(dir.resolve("ft/loss.png")));
-        Run bad = GenerateConvertBenchCommandTest.run("finetune", "--method", "lora", "--checkpoint", ckpt, "--data", data.toString(), "--out", dir.resolve("x").toString());
-        assertEquals(1, bad.code());
-        assertTrue(bad.err().contains("unknown method 'lora'"), bad.err());
-    }
 }

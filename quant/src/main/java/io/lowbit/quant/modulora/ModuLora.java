@@ -41,10 +41,7 @@ public final class ModuLora {
         boolean calibrate = quantizer.get().needsCalibration();
         if (calibrate && calibration == null)
             throw new IllegalArgumentException("quantizer '" + quantizer.get().name() + "' needs calibration inputs: pass a calibration callback");
-        List<String> paths = new ArrayList<>();
-        for (Map.Entry<String, Module> e : root.namedModules().entrySet())
-            if (e.getValue() instanceof Linear && !e.getKey().isEmpty() && cfg.matches(e.getKey())) paths.add(e.getKey());
-        if (paths.isEmpty()) throw new IllegalArgumentException("no Linear in the model matches the LoRA targets " + cfg.targets());
+        List<String> paths = targets(root, cfg);
         for (String path : paths) {
             Linear lin = (Linear) root.get(path);
             if (lin.bias() != null) throw new IllegalArgumentException(path + ": linears with a bias are not supported by ModuLoRA here");
@@ -61,6 +58,29 @@ public final class ModuLora {
             root.replace(path, new ModuLoraLinear(new QuantLinear(packed), cfg, rng.fork(path)));
             lin.close();
         }
+        return paths;
+    }
+
+    /**
+     * Plain LoRA over the full-precision base: each matching {@link Linear} (no bias) becomes the base of a
+     * {@link ModuLoraLinear} with its weight frozen — the same adapters as {@link #apply}, no quantization.
+     */
+    public static List<String> applyLora(Module root, LoraConfig cfg, Rng rng) {
+        List<String> paths = targets(root, cfg);
+        for (String path : paths) {
+            Linear lin = (Linear) root.get(path);
+            if (lin.bias() != null) throw new IllegalArgumentException(path + ": linears with a bias are not supported by LoRA here");
+            root.replace(path, new ModuLoraLinear(lin, cfg, rng.fork(path)));
+        }
+        return paths;
+    }
+
+    /** Dotted paths of the {@link Linear}s matching the targets, in module order; an error when there are none. */
+    private static List<String> targets(Module root, LoraConfig cfg) {
+        List<String> paths = new ArrayList<>();
+        for (Map.Entry<String, Module> e : root.namedModules().entrySet())
+            if (e.getValue() instanceof Linear && !e.getKey().isEmpty() && cfg.matches(e.getKey())) paths.add(e.getKey());
+        if (paths.isEmpty()) throw new IllegalArgumentException("no Linear in the model matches the LoRA targets " + cfg.targets());
         return paths;
     }
 
