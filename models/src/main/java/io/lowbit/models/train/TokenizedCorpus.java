@@ -75,6 +75,14 @@ public record TokenizedCorpus(HfBpeTokenizer tokenizer, int[] tokens) {
         return new TokenizedCorpus(tok, ids);
     }
 
+    /**
+     * {@code text} tokenized with an existing tokenizer exactly as {@link #prepare} tokenizes it (the same ids a
+     * pretraining run on that text and tokenizer saw, so the same validation split), without writing anything.
+     */
+    public static TokenizedCorpus encode(HfBpeTokenizer tokenizer, String text) {
+        return new TokenizedCorpus(tokenizer, encodeParagraphs(tokenizer, text));
+    }
+
     /** BOS + the ids of each blank-line-separated paragraph (with its trailing blank line). */
     static int[] encodeParagraphs(HfBpeTokenizer tok, String text) {
         String norm = text.replace("\r\n", "\n");
