@@ -251,4 +251,34 @@ class ExamplesTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, typo::done);
         assertTrue(e.getMessage().contains("--stpes"), e.getMessage());
     }
+
+    @Test
+    void lrQatStoresPhiTrainsABsAndMergesToRtnSizedIntegers() throws Exception {
+        Captured c = Captured.run(LrQat::main, "--steps", "60");
+        assertEquals(4096, c.number("Φ0\\[0, :8\\] Q4.4 .*\\((\\d+) bytes for 4096 weights\\)"), "Q4.4: one byte per weight");
+        assertEquals(2048, c.number("Φ0\\[0, :8\\] INT4 .*\\((\\d+) bytes for 4096 weights\\)"), "INT4: two weights per byte");
+        assertEquals(0.0, c.number("A starts at \\|A\\|max = (\\S+)$"));
+        double rtn = c.number("RTN W3 \\(symmetric, per channel\\) (\\S+),"), start = c.number("step 0 \\(A = 0\\): perplexity (\\S+) ");
+        double merged = c.number("merged W3 checkpoint: perplexity (\\S+) "), fake = c.number("\\(fake-quant model (\\S+)\\)");
+        assertEquals(fake, merged, 0, "the merged integers score exactly what the fake-quant model scored");
+        assertTrue(merged < start && merged < rtn, "LR-QAT must improve on its RTN start: " + merged + " vs " + start + " / " + rtn);
+        assertEquals(c.number("linears (\\d+) bytes \\(RTN"), c.number("\\(RTN: (\\d+)\\)"), "same integer format as RTN");
+        assertTrue(c.number("moved (\\d+) of 4096 integers") > 0);
+        noLeak(c);
+    }
+
+    @Test
+    void efficientQatBlockApThenE2eQpImproveOnRtn() throws Exception {
+        Captured c = Captured.run(EfficientQat::main, "--steps", "60");
+        double rtn = c.number("RTN W2 g32 \\(asymmetric, min-max\\) (\\S+)$"), blockAp = c.number("after Block-AP: perplexity (\\S+)$");
+        double e2e = c.number("E2E-QP: \\d+ steps on \\d+ step sizes \\(nothing else trains\\): perplexity (\\S+)$");
+        assertTrue(blockAp < rtn && e2e < blockAp, "RTN " + rtn + " > Block-AP " + blockAp + " > E2E-QP " + e2e);
+        assertEquals(e2e, c.number("exported W2g32 checkpoint: perplexity (\\S+),"), 0, "the export scores what E2E-QP ended with");
+        double grads = c.number("Block-AP gradient peak (\\d+) bytes"), block = c.number("one block's float parameters \\((\\d+) bytes\\)");
+        assertTrue(grads >= block && grads < 1.2 * block, "Block-AP holds one block's gradients: " + grads + " vs " + block);
+        for (int b = 1; b <= 5; b++)
+            assertTrue(c.number("block-ap block " + b + "/5: output MSE \\S+ \\(RTN start\\) -> (\\S+) ")
+                    < c.number("block-ap block " + b + "/5: output MSE (\\S+) "), "block " + b + " output MSE falls");
+        noLeak(c);
+    }
 }

@@ -35,6 +35,8 @@ public final class Lowbit implements Runnable {
         cl.addSubcommand("eval", new EvalCommand());
         cl.addSubcommand("quant-table", new QuantTableCommand());
         cl.addSubcommand("finetune", new FinetuneCommand());
+        cl.addSubcommand("qat", new QatCommand());
+        cl.addSubcommand("compare-quant", new CompareQuantCommand());
         cl.setParameterExceptionHandler((ex, args) -> {
             CommandLine c = ex.getCommandLine();
             c.getErr().println("lowbit: " + ex.getMessage() + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");

@@ -91,6 +91,14 @@ public record TokenizedCorpus(HfBpeTokenizer tokenizer, int[] tokens) {
     }
 
     /**
+     * {@code text} tokenized with an existing tokenizer exactly as {@link #prepare} tokenizes it (the same ids a
+     * pretraining run on that text and tokenizer saw, so the same validation split), without writing anything.
+     */
+    public static TokenizedCorpus encode(HfBpeTokenizer tokenizer, String text) {
+        return new TokenizedCorpus(tokenizer, encodeParagraphs(tokenizer, text));
+    }
+
+    /**
      * BOS + the ids of each blank-line-separated paragraph (with its trailing blank line): how pretraining saw its
      * corpus, and how fine-tuning text is encoded with the pretrained model's tokenizer.
      */

@@ -285,16 +285,24 @@ public final class Trainer implements AutoCloseable {
 
     /** Mean validation loss over up to {@code evalWindows} held-out windows (no gradients). */
     public double validate() {
+        return validate(model, data, cfg.microBatch(), cfg.evalWindows());
+    }
+
+    /**
+     * Mean validation loss of {@code model} over the first {@code evalWindows} (0 = all) held-out windows of
+     * {@code data}, {@code microBatch} windows at a time, without gradients; NaN when there is no validation split.
+     */
+    public static double validate(LlamaForCausalLM model, TokenDataset data, int microBatch, int evalWindows) {
         int windows = data.validWindows();
         if (windows == 0) return Double.NaN;
-        if (cfg.evalWindows() > 0) windows = Math.min(windows, cfg.evalWindows());
+        if (evalWindows > 0) windows = Math.min(windows, evalWindows);
         double sum = 0;
         int count = 0;
         boolean wasTraining = model.isTraining();
         model.eval();
         try (GradMode.Scope _ = GradMode.noGrad()) {
-            for (int from = 0; from < windows; from += cfg.microBatch()) {
-                int n = Math.min(cfg.microBatch(), windows - from);
+            for (int from = 0; from < windows; from += microBatch) {
+                int n = Math.min(microBatch, windows - from);
                 TokenDataset.Batch b = data.validBatch(from, n);
                 try (MemoryScope _ = MemoryScope.open();
                      Tensor x = Tensor.of(b.inputs(), n, b.seqLen()); Tensor y = Tensor.of(b.targets(), n, b.seqLen())) {
