@@ -16,7 +16,19 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.models.LlamaConfig;
+import io.lowbit.models.nn.LlamaForCausalLM;
+import io.lowbit.models.train.MetricsLog;
+import io.lowbit.models.train.TokenDataset;
+import io.lowbit.models.train.TrainConfig;
+import io.lowbit.models.train.Trainer;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -164,6 +176,52 @@ class LoQTUpdateStepTest {
             assertTrue(e.getMessage().contains("more backward passes"), e.getMessage());
             for (Parameter p : r.method.trainable(r.model)) p.zeroGrad();
             for (LoQTLinear l : r.method.layers().values()) assertFalse(l.inFullGradientMode());
+        }
+    }
+
+    private static final LlamaConfig TINY = LlamaConfig.of(16, 40, 2, 1, 2, 24, 16, 1e-5, 10000, true);
+
+    private static TokenDataset data() {
+        int[] pattern = {3, 7, 1, 9, 4, 4, 12, 20, 5};
+        Rng r = new Rng(99);
+        int[] t = new int[3000];
+        for (int i = 0; i < t.length; i++) t[i] = i % 7 == 6 ? r.nextInt(24) : pattern[i % 9];
+        return new TokenDataset(t, 0.1, 8, 5);
+    }
+
+    private static List<Double> losses(MetricsLog m) {
+        List<Double> out = new ArrayList<>();
+        for (Map<String, Double> row : m.rows()) if (row.containsKey("loss")) out.add(row.get("loss"));
+        return out;
+    }
+
+    @Test
+    void resumedLoqtRunReproducesTheUninterruptedLossCurve(@TempDir Path dir) throws Exception {
+        // update steps 0, 3, 6 (static τ = 3); interrupted after step 4, so the resumed run starts between two
+        // update steps and performs one itself; two micro-batches per step (the hooks count passes)
+        MethodOptions o = new MethodOptions(4, 0.5, 3, 1.2, UpdateSchedule.Kind.STATIC, 2, true);
+        TrainConfig c = TrainConfig.defaults(8, 2, 2, 1e-2).withEval(0, 8, 0, 1000);
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream());
+        List<Double> whole;
+        Map<String, float[]> wholeState = new java.util.TreeMap<>();
+        try (LlamaForCausalLM m = new LlamaForCausalLM(TINY, 1); LoQTTraining method = new LoQTTraining(o, true);
+             Trainer t = new Trainer(m, method, data(), c.withOutDir(dir.resolve("a"), false), quiet)) {
+            whole = losses(t.run().metrics());
+            assertEquals(3, method.updates());
+            m.stateDict().forEach((k, v) -> wholeState.put(k, v.toFloatArray()));
+        }
+        Path b = dir.resolve("b");
+        try (LlamaForCausalLM m = new LlamaForCausalLM(TINY, 1); LoQTTraining method = new LoQTTraining(o, true);
+             Trainer t = new Trainer(m, method, data(), c.withOutDir(b, true), quiet)) {
+            assertEquals(5, t.run(5).stepsDone());
+        }
+        try (LlamaForCausalLM m = new LlamaForCausalLM(TINY, 777); LoQTTraining method = new LoQTTraining(o, true);
+             Trainer t = new Trainer(m, method, data(), c.withOutDir(b, true), quiet)) {
+            assertEquals(5, t.step());
+            assertEquals(whole, losses(t.run().metrics()), "losses of the resumed run (first 5 from its checkpoint's metrics)");
+            assertEquals(1, method.updates(), "step 6 is an update step of the resumed run");
+            for (var e : m.stateDict().entrySet())
+                assertArrayEquals(wholeState.get(e.getKey()), e.getValue().toFloatArray(), 0f, e.getKey());
         }
     }
 }
