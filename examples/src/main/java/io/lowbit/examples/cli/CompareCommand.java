@@ -47,7 +47,10 @@ public final class CompareCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        for (String m : methods) TrainingMethods.create(m, opts.methodOptions()).close(); // unknown names fail before any training
+        for (String m : methods) { // unknown names and bad --lr values fail before any training
+            TrainingMethods.create(m, opts.methodOptions()).close();
+            opts.lrFor(m, methods);
+        }
         Files.createDirectories(out);
         TokenizedCorpus corpus = opts.corpus(out, System.out);
         LlamaConfig config = opts.modelConfig(corpus.tokenizer().vocabSize());
@@ -59,7 +62,7 @@ public final class CompareCommand implements Callable<Integer> {
             Path dir = out.resolve(name);
             try (LlamaForCausalLM model = new LlamaForCausalLM(config, opts.seed);
                  TrainingMethod m = TrainingMethods.create(name, opts.methodOptions());
-                 Trainer trainer = new Trainer(model, m, data, opts.trainConfig(dir, false), System.out)) {
+                 Trainer trainer = new Trainer(model, m, data, opts.trainConfig(dir, false, name, methods), System.out)) {
                 Trainer.Result r = trainer.run();
                 if (r.failed()) failures++;
                 results.add(r);
@@ -68,7 +71,7 @@ public final class CompareCommand implements Callable<Integer> {
         }
         plot.writePng(out.resolve("compare-val-loss.png"));
         System.out.println();
-        System.out.println(table(results));
+        System.out.println(table(results, r -> opts.lrFor(r.method(), methods)));
         System.out.println("plot: " + out.resolve("compare-val-loss.png"));
         if (json != null) {
             List<Object> rows = new ArrayList<>();
@@ -76,6 +79,7 @@ public final class CompareCommand implements Callable<Integer> {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("method", r.method());
                 row.put("steps", r.stepsDone());
+                row.put("lr", opts.lrFor(r.method(), methods));
                 row.put("val_loss", r.finalValLoss());
                 row.put("val_ppl", r.finalValPerplexity());
                 row.put("tokens_per_s", r.tokensPerSecond());
@@ -91,13 +95,13 @@ public final class CompareCommand implements Callable<Integer> {
         return failures == 0 ? 0 : 1;
     }
 
-    /** The results as an aligned text table (memory in MiB). */
-    static String table(List<Trainer.Result> results) {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-10s %9s %9s", "method", "val_ppl", "tok/s"));
+    /** The results as an aligned text table (each method's peak lr; memory in MiB). */
+    static String table(List<Trainer.Result> results, java.util.function.ToDoubleFunction<Trainer.Result> lr) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-10s %8s %9s %9s", "method", "lr", "val_ppl", "tok/s"));
         for (MemoryCategory c : MemoryReport.SHOWN) sb.append(String.format(Locale.ROOT, " %11s", c.name().toLowerCase(Locale.ROOT)));
         sb.append(String.format(Locale.ROOT, " %11s%n", "sum MiB"));
         for (Trainer.Result r : results) {
-            sb.append(String.format(Locale.ROOT, "%-10s %9.2f %9.0f", r.method(), r.finalValPerplexity(), r.tokensPerSecond()));
+            sb.append(String.format(Locale.ROOT, "%-10s %8.1e %9.2f %9.0f", r.method(), lr.applyAsDouble(r), r.finalValPerplexity(), r.tokensPerSecond()));
             for (MemoryCategory c : MemoryReport.SHOWN) sb.append(String.format(Locale.ROOT, " %11.2f", r.memory().peak(c) / 1048576.0));
             sb.append(String.format(Locale.ROOT, " %11.2f", r.memory().total() / 1048576.0));
             if (r.failed()) sb.append("  FAILED: ").append(r.failure());

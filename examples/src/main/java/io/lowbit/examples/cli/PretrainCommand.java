@@ -53,7 +53,7 @@ public final class PretrainCommand implements Callable<Integer> {
         TokenizedCorpus corpus = opts.corpus(out, System.out);
         LlamaConfig config = opts.modelConfig(corpus.tokenizer().vocabSize());
         TokenDataset data = new TokenDataset(corpus.tokens(), 0.05, opts.seq, opts.seed);
-        var cfg = opts.trainConfig(out, resume);
+        var cfg = opts.trainConfig(out, resume, method, java.util.List.of(method));
         System.out.printf(Locale.ROOT, "pretrain %s: preset %s (%,d parameters), %,d training / %,d validation tokens, %d steps of %,d tokens%n",
                 method, opts.preset, config.parameterCount(), data.trainTokens(), data.validTokens(), cfg.steps(), cfg.tokensPerStep(opts.seq));
         try (LlamaForCausalLM model = new LlamaForCausalLM(config, opts.seed);

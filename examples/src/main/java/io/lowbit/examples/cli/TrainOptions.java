@@ -34,8 +34,9 @@ public final class TrainOptions {
     int accum;
     @Option(names = "--seq", defaultValue = "128", description = "sequence length (default ${DEFAULT-VALUE})")
     int seq;
-    @Option(names = "--lr", defaultValue = "2e-3", description = "peak learning rate (default ${DEFAULT-VALUE})")
-    double lr;
+    @Option(names = "--lr", defaultValue = "2e-3", description = "peak learning rate: one value for every method, or per method as "
+            + "full=1e-3,loqt=5e-3 (a bare value in the list sets the methods not named) (default ${DEFAULT-VALUE})")
+    String lr;
     @Option(names = "--warmup", description = "warmup steps (default: 10% of --steps)")
     Integer warmup;
     @Option(names = "--min-lr-ratio", defaultValue = "0.1", description = "cosine floor as a fraction of --lr (default ${DEFAULT-VALUE})")
@@ -71,8 +72,35 @@ public final class TrainOptions {
         return new MethodOptions(d.rank(), d.scale(), d.tau(), psi, UpdateSchedule.Kind.EXPONENTIAL, d.compensationIters(), d.quantizeProjection());
     }
 
-    /** The run's training settings. */
-    TrainConfig trainConfig(Path out, boolean resume) {
+    /**
+     * The peak learning rate for {@code method} from {@code --lr}: "2e-3" (every method) or "full=1e-3,loqt=5e-3,2e-3"
+     * (per method; the bare value, default 2e-3, covers the rest). Names that are not among {@code methods} are an error.
+     */
+    double lrFor(String method, java.util.List<String> methods) {
+        double fallback = 2e-3;
+        java.util.Map<String, Double> per = new java.util.HashMap<>();
+        for (String part : lr.split(",")) {
+            String p = part.strip();
+            int eq = p.indexOf('=');
+            String key = eq < 0 ? null : p.substring(0, eq).strip();
+            if (key != null && !methods.contains(key))
+                throw new IllegalArgumentException("--lr names method '" + key + "', which is not among the methods run " + methods);
+            double v;
+            try {
+                v = Double.parseDouble(eq < 0 ? p : p.substring(eq + 1).strip());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--lr '" + lr + "': '" + p + "' is neither a number nor method=number");
+            }
+            if (!(v > 0)) throw new IllegalArgumentException("--lr '" + lr + "': learning rate must be > 0, got " + p);
+            if (key == null) fallback = v;
+            else per.put(key, v);
+        }
+        return per.getOrDefault(method, fallback);
+    }
+
+    /** The run's training settings for {@code method} (one of {@code methods}, which {@code --lr} may name). */
+    TrainConfig trainConfig(Path out, boolean resume, String method, java.util.List<String> methods) {
+        double lr = lrFor(method, methods);
         int w = warmup != null ? warmup : Math.max(1, steps / 10);
         int ee = evalEvery != null ? evalEvery : Math.max(1, steps / 10);
         return new TrainConfig(steps, batch, accum, lr, w, minLrRatio, weightDecay, 0.9, 0.999, 1e-8, TrainConfig.Optim.parse(optimizer),

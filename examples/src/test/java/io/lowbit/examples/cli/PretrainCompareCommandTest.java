@@ -93,6 +93,28 @@ class PretrainCompareCommandTest {
         var bad = GenerateConvertBenchCommandTest.run("compare", "--methods", "nope", "--out", out.toString());
         assertEquals(1, bad.code());
         assertTrue(bad.err().contains("unknown method 'nope'"), bad.err());
+        var badLr = GenerateConvertBenchCommandTest.run("compare", "--methods", "full", "--lr", "loqt=1e-2", "--out", out.toString());
+        assertEquals(1, badLr.code());
+        assertTrue(badLr.err().contains("--lr names method 'loqt'"), badLr.err());
+    }
+
+    @Test
+    void perMethodLearningRates() {
+        TrainOptions o = new TrainOptions();
+        java.util.List<String> ms = java.util.List.of("full", "loqt", "lora");
+        o.lr = "full=1e-3, loqt=5e-3";
+        assertEquals(1e-3, o.lrFor("full", ms));
+        assertEquals(5e-3, o.lrFor("loqt", ms));
+        assertEquals(2e-3, o.lrFor("lora", ms), "methods not named get the default");
+        o.lr = "4e-3,loqt=1e-2";
+        assertEquals(4e-3, o.lrFor("full", ms));
+        assertEquals(1e-2, o.lrFor("loqt", ms));
+        o.lr = "3e-4";
+        assertEquals(3e-4, o.lrFor("lora", ms));
+        o.lr = "full=abc";
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> o.lrFor("full", ms)).getMessage().contains("neither a number"));
+        o.lr = "full=-1";
+        assertThrows(IllegalArgumentException.class, () -> o.lrFor("full", ms));
     }
 
     @Test

@@ -220,10 +220,10 @@ public final class Trainer implements AutoCloseable {
     private String oneStep() {
         double[] runnerLoss = {Double.NaN};
         boolean[] ran = {false};
-        TrainingMethod.StepRunner runner = () -> {
+        TrainingMethod.StepRunner runner = TrainingMethod.StepRunner.of(cfg.accum(), () -> {
             ran[0] = true;
             return runnerLoss[0] = forwardBackward();
-        };
+        });
         if (method.beforeStep(step, runner)) { // the method used this step (e.g. a LoQT update step)
             zeroGrads();
             lastLoss = runnerLoss[0];

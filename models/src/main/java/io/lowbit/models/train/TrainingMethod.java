@@ -26,6 +26,30 @@ public interface TrainingMethod extends AutoCloseable {
     interface StepRunner {
         /** Accumulates gradients of the current step's whole batch into the model; returns the mean loss. */
         double forwardBackward();
+
+        /**
+         * How many backward passes (micro-batches) {@link #forwardBackward()} runs, or 0 when unknown. Knowing it
+         * lets a method act on a layer's gradient as soon as that layer's last contribution has arrived (LoQT
+         * finishes each layer's update step inside the last backward pass).
+         */
+        default int microBatches() {
+            return 0;
+        }
+
+        /** A runner that declares it runs {@code microBatches} backward passes. */
+        static StepRunner of(int microBatches, StepRunner run) {
+            return new StepRunner() {
+                @Override
+                public double forwardBackward() {
+                    return run.forwardBackward();
+                }
+
+                @Override
+                public int microBatches() {
+                    return microBatches;
+                }
+            };
+        }
     }
 
     /** Short name used in logs, tables and file names ("full", "loqt", ...). */

@@ -2,6 +2,7 @@ package io.lowbit.quant.loqt;
 
 import io.lowbit.autograd.Function;
 import io.lowbit.autograd.Var;
+import io.lowbit.autograd.Var.HookHandle;
 import io.lowbit.autograd.nn.Layer;
 import io.lowbit.autograd.nn.Parameter;
 import io.lowbit.autograd.ops.F;
@@ -15,8 +16,11 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.linalg.Svd;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * One LoQT linear layer (spec "Parametrization"): W_eff = deq(Q) + s·B·A, y = x·W_effᵀ (+ b).
@@ -36,7 +40,9 @@ import java.util.Map;
  * {@link #beginUpdate()} (step 1: merge and temporary requantization Q' = NF4(W_fp); the layer switches to
  * full-gradient mode, in which it runs with Q' only and accumulates G = dL/dW into a side buffer), the
  * method's forward/backward over the step's batch (step 2), then {@link #finishUpdate(int, long)} (steps 3–4:
- * new P from the SVD of G, NF4(P), error compensation, G freed). The trainable {@link Parameter} object
+ * new P from the SVD of G, NF4(P), error compensation, G freed). {@link #registerFullGradientHook} runs code
+ * as soon as a backward pass has added its contribution to G — the seam that lets a training method finish
+ * each layer's update during the last backward pass, so only one layer's G exists at a time. The trainable {@link Parameter} object
  * is never replaced — only its data is overwritten — so optimizer state keyed on it survives (step 5).
  * Before the first update both factors are zero and the layer computes x·deq(Q)ᵀ. Q (or W) and P are
  * registered buffers, so {@link #stateDict()} holds everything a resumable checkpoint needs.
@@ -61,6 +67,7 @@ public final class LoQTLinear extends Layer {
     private QuantLinear merged; // Q' = NF4(W_fp) during an update step
     private Tensor fullGrad; // G = dL/dW [out, in] accumulated in full-gradient mode
     private boolean fullGradient;
+    private List<Consumer<LoQTLinear>> fullGradientHooks;
 
     /**
      * A LoQT layer initialized from {@code weight} [out, in] (copied, not taken over) and an optional bias
@@ -148,6 +155,18 @@ public final class LoQTLinear extends Layer {
 
     /** The accumulated full gradient G [out, in] in full-gradient mode (owned by this layer), or null. */
     public Tensor fullGradient() { return fullGrad; }
+
+    /**
+     * Registers {@code hook} to run in full-gradient mode right after each backward pass through this layer has
+     * added its dL/dW to G (the analogue of {@link Var#registerPostAccumulateGradHook} for the side buffer G,
+     * which is no Parameter). It runs inside backward, after dL/dx of this layer is computed, so it may call
+     * {@link #finishUpdate} (which frees G and Q'); temporaries it allocates are freed when it returns.
+     */
+    public HookHandle registerFullGradientHook(Consumer<LoQTLinear> hook) {
+        if (fullGradientHooks == null) fullGradientHooks = new ArrayList<>();
+        fullGradientHooks.add(hook);
+        return () -> fullGradientHooks.remove(hook);
+    }
 
     /** P̃ = deq(P) as a new tensor [r, in] (INPUT) or [out, r] (OUTPUT); zero before the first update. */
     public Tensor projection() {
@@ -284,13 +303,16 @@ public final class LoQTLinear extends Layer {
 
         @Override
         protected Tensor[] backward(Tensor g) {
+            if (!l.fullGradient)
+                throw new IllegalStateException("backward through a LoQT layer whose update step already finished: the step's "
+                        + "runner ran more backward passes than the full-gradient hook was told to expect");
             Tensor[] out = new Tensor[2];
             try (MemoryScope sc = MemoryScope.open()) {
                 Tensor g2 = g.reshape(-1, l.outFeatures);
                 Tensor x2 = saved(0);
                 Tensor gw = g2.t().matmul(x2.dtype() == g2.dtype() ? x2 : x2.to(g2.dtype())); // dL/dW = Gyᵀ·x
-                if (l.fullGrad == null) {
-                    l.fullGrad = MemoryScope.escape(gw.to(l.dtype)).label(MemoryCategory.GRADIENTS);
+                if (l.fullGrad == null) { // the first pass's dL/dW becomes G itself (no second [out, in] buffer)
+                    l.fullGrad = MemoryScope.escape(gw.dtype() == l.dtype ? gw : gw.to(l.dtype)).label(MemoryCategory.GRADIENTS);
                 } else {
                     l.fullGrad.addInPlace(gw);
                 }
@@ -299,6 +321,11 @@ public final class LoQTLinear extends Layer {
                     out[0] = sc.keep(dx).reshape(xShape);
                 }
             }
+            if (l.fullGradientHooks != null)
+                for (Consumer<LoQTLinear> h : List.copyOf(l.fullGradientHooks))
+                    try (MemoryScope _ = MemoryScope.open()) {
+                        h.accept(l);
+                    }
             return out;
         }
     }

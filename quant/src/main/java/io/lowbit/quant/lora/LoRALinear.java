@@ -1,5 +1,6 @@
 package io.lowbit.quant.lora;
 
+import io.lowbit.autograd.Function;
 import io.lowbit.autograd.Var;
 import io.lowbit.autograd.nn.Layer;
 import io.lowbit.autograd.nn.Parameter;
@@ -59,10 +60,58 @@ public final class LoRALinear extends Layer {
 
     @Override
     public Var forward(Var x) {
-        Var base = F.linear(x, weight);
-        Var low = F.mul(F.linear(F.linear(x, loraA), loraB), scale); // scale·(x·Aᵀ)·Bᵀ
-        Var y = F.add(base, low);
+        if (x.dim() < 1 || x.size(-1) != inFeatures)
+            throw new IllegalArgumentException("LoRALinear input " + Arrays.toString(x.shape()) + " does not end in in_features "
+                    + inFeatures + " (weight [" + outFeatures + ", " + inFeatures + "])");
+        Var y = new LoRAFn(this).apply(x, weight, loraA, loraB);
         return bias == null ? y : F.add(y, bias);
+    }
+
+    /**
+     * y = x·W₀ᵀ + scale·(x·Aᵀ)·Bᵀ as one autograd node. It keeps only x (the caller's tensor) and u = x·Aᵀ
+     * [n, r] for backward; composing linear/linear/mul/add instead left three extra [n, out] intermediates
+     * per layer alive until the end of the step (twice the activation memory of full training).
+     */
+    private static final class LoRAFn extends Function {
+        private final LoRALinear l;
+        private int[] xShape;
+
+        LoRAFn(LoRALinear l) { this.l = l; }
+
+        @Override
+        protected Tensor forward(Tensor... in) {
+            Tensor x = in[0], w = in[1], a = in[2], b = in[3];
+            xShape = x.shape();
+            int[] yShape = x.shape();
+            yShape[yShape.length - 1] = l.outFeatures;
+            try (MemoryScope sc = MemoryScope.open()) {
+                Tensor x2 = x.reshape(-1, l.inFeatures);
+                Tensor y = x2.matmul(w.t());
+                Tensor u = x2.matmul(a.t()); // x·Aᵀ [n, r]
+                y.addInPlace(u.matmul(b.t()), l.scale);
+                saveForBackward(sc.keep(x2), sc.keep(u));
+                return sc.keep(y).reshape(yShape);
+            }
+        }
+
+        @Override
+        protected Tensor[] backward(Tensor g) {
+            Tensor[] out = new Tensor[4];
+            try (MemoryScope sc = MemoryScope.open()) {
+                Tensor g2 = g.reshape(-1, l.outFeatures), x2 = saved(0), u = saved(1);
+                Tensor w = l.weight.data(), a = l.loraA.data(), b = l.loraB.data();
+                Tensor gb = g2.matmul(b); // G·B [n, r]
+                if (needsInputGrad(0)) { // dx = G·W₀ + scale·(G·B)·A
+                    Tensor dx = g2.matmul(w);
+                    dx.addInPlace(gb.matmul(a), l.scale);
+                    out[0] = sc.keep(dx).reshape(xShape);
+                }
+                if (needsInputGrad(1)) out[1] = sc.keep(g2.t().matmul(x2)); // dW₀ = Gᵀ·x (only if W₀ is unfrozen)
+                if (needsInputGrad(2)) out[2] = sc.keep(gb.t().matmul(x2).mulInPlace(l.scale)); // dA = scale·(G·B)ᵀ·x
+                if (needsInputGrad(3)) out[3] = sc.keep(g2.t().matmul(u).mulInPlace(l.scale)); // dB = scale·Gᵀ·u
+            }
+            return out;
+        }
     }
 
     /** W₀ + scale·B·A as a new tensor [out, in]. */

@@ -56,6 +56,43 @@ class LoQTLinearTest {
     }
 
     @Test
+    void mergeAndRequantizeByHand() {
+        // W = [[1, 0], [0, -1]] is exact in NF4. One update with loss Σy² over x = [1, 0] gives G = [[2, 0], [0, 0]],
+        // so P = ±[1, 0] (exact in NF4); then B = ±[2, 0]ᵀ, s = 0.5 ⇒ W_fp = W + s·B·P = [[2, 0], [0, -1]].
+        // Requantizing: absmax 2, scaled values [1, 0, 0, -0.5]; -0.5 rounds to the NF4 level -0.5250730514526367.
+        try (Tensor w = Tensor.of(new float[] {1, 0, 0, -1}, 2, 2); Tensor x = Tensor.of(new float[] {1, 0}, 1, 2);
+             LoQTLinear l = new LoQTLinear(w, null, 1, 0.5, true, true)) {
+            try (Tensor q = l.baseWeight()) {
+                assertArrayEquals(new float[] {1, 0, 0, -1}, q.toFloatArray(), 0f, "deq(Q) = W");
+            }
+            l.beginUpdate();
+            try (MemoryScope s = MemoryScope.open()) {
+                F.sum(F.square(l.forward(Var.of(x)))).backward();
+                assertArrayEquals(new float[] {2, 0, 0, 0}, l.fullGradient().toFloatArray(), 0f, "G = 2y·x");
+            }
+            l.finishUpdate(0, 1);
+            float sign;
+            try (Tensor p = l.projection()) {
+                float[] pv = p.toFloatArray();
+                assertEquals(1f, Math.abs(pv[0]), 0f);
+                assertEquals(0f, pv[1], 0f);
+                sign = pv[0];
+            }
+            try (Tensor b = Tensor.of(new float[] {2 * sign, 0}, 2, 1)) {
+                l.factor().data().copyFrom(b);
+            }
+            try (Tensor wfp = l.effectiveWeight()) {
+                assertArrayEquals(new float[] {2, 0, 0, -1}, wfp.toFloatArray(), 0f, "merge: W_fp = deq(Q) + s·B·A");
+            }
+            l.beginUpdate();
+            try (Tensor q2 = l.temporaryWeight().dequantize()) {
+                assertArrayEquals(new float[] {2, 0, 0, 2 * -0.5250730514526367f}, q2.toFloatArray(), 1e-6f, "Q' = NF4(W_fp)");
+            }
+            l.releaseUpdateState();
+        }
+    }
+
+    @Test
     void sidesFollowTheSmallerDimension() {
         try (Tensor w1 = Tensor.zeros(DType.F32, 12, 8); Tensor w2 = Tensor.zeros(DType.F32, 8, 12);
              LoQTLinear a = new LoQTLinear(w1, null, 4, 0.5, true, true); LoQTLinear b = new LoQTLinear(w2, null, 40, 0.5, true, true)) {

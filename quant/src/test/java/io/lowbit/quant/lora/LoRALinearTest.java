@@ -59,6 +59,40 @@ class LoRALinearTest {
     }
 
     @Test
+    void gradientOfAnUnfrozenBaseWeightMatchesFiniteDifferences() {
+        Rng rng = new Rng(4);
+        try (Tensor w = Tensor.normal(DType.F64, rng, 0, 1, 4, 3); LoRALinear l = new LoRALinear(w, null, 2, 1.5, rng)) {
+            try (MemoryScope s = MemoryScope.open()) {
+                l.loraB().data().copyFrom(Tensor.normal(DType.F64, rng, 0, 1, 4, 2));
+            }
+            l.weight().requiresGrad(true);
+            Var x = Var.param(Tensor.normal(DType.F64, rng, 0, 1, 2, 2, 3));
+            GradCheck.assertGradients(in -> l.forward(in[0]), x, l.weight(), l.loraA(), l.loraB());
+            x.close();
+        }
+    }
+
+    @Test
+    void forwardKeepsOnlyTheOutputAndTheRankRProjection() {
+        // activation memory of one training forward: y [n, out] plus u = x·Aᵀ [n, r] (x belongs to the caller)
+        Rng rng = new Rng(5);
+        int n = 32, in = 24, out = 40, r = 4;
+        try (Tensor w = Tensor.normal(DType.F32, rng, 0, 1, out, in); LoRALinear l = new LoRALinear(w, null, r, 0.5, rng);
+             Tensor xt = Tensor.normal(DType.F32, rng, 0, 1, n, in)) {
+            try (MemoryScope s = MemoryScope.open()) {
+                long before = io.lowbit.tensor.Allocator.liveBytes(io.lowbit.tensor.MemoryCategory.ACTIVATIONS);
+                Var y = l.forward(Var.of(xt));
+                long kept = io.lowbit.tensor.Allocator.liveBytes(io.lowbit.tensor.MemoryCategory.ACTIVATIONS) - before;
+                assertEquals((long) n * (out + r) * Float.BYTES, kept, "bytes alive after forward");
+                y.sum().backwardAndRelease();
+                assertNotNull(l.loraA().grad());
+                l.loraA().zeroGrad();
+                l.loraB().zeroGrad();
+            }
+        }
+    }
+
+    @Test
     void mergeAndReinitKeepsTheFunction() {
         Rng rng = new Rng(3);
         try (Tensor w = Tensor.normal(DType.F32, rng, 0, 1, 6, 4); LoRALinear l = new LoRALinear(w, null, 2, 0.5, rng)) {

@@ -1,5 +1,6 @@
 package io.lowbit.models.train.methods;
 
+import io.lowbit.autograd.Var;
 import io.lowbit.autograd.nn.Linear;
 import io.lowbit.autograd.nn.Module;
 import io.lowbit.autograd.nn.Parameter;
@@ -29,11 +30,17 @@ import java.util.Set;
  *   <li>the step's whole batch runs forward/backward through the runner, each layer accumulating
  *       G = dL/dW; all other parameters are frozen for this pass, so no other gradient is allocated (and a
  *       per-layer optimizer hook cannot fire);</li>
- *   <li>–4. layer by layer: P from SVD(G), NF4(P), error compensation with C iterations; that layer's G,
- *       Q' and rebuilt W_fp are freed before the next layer is processed, so only one layer's W_fp exists
- *       at a time. (The G buffers of all layers coexist at the end of the pass, because the runner's
- *       micro-batches must all accumulate into them before any SVD.)</li>
+ *   <li>–4. per layer: P from SVD(G), NF4(P), error compensation with C iterations, then G, Q' and the rebuilt
+ *       W_fp are freed.</li>
  * </ol>
+ * When the runner declares its micro-batch count ({@link StepRunner#microBatches()}; the {@link
+ * io.lowbit.models.train.Trainer}'s does), steps 3–4 of a layer run inside the last backward pass, from a
+ * {@link LoQTLinear#registerFullGradientHook full-gradient hook}, the moment that layer's G is complete — so
+ * with one micro-batch only one layer's G exists at a time (spec step 2: "one layer's worth at a time"), as
+ * in the paper's per-layer mode. With several micro-batches every layer's G must accumulate over the first
+ * ones, so all layers' G coexist until the last pass, which then still finishes and frees them one by one.
+ * Runners that do not declare a count get steps 3–4 after the pass, layer by layer; both orders give the
+ * same bits, because each layer's update reads only its own G, Q, P and factor, and its own SVD seed.
  */
 public final class LoQTTraining implements TrainingMethod {
     private final MethodOptions options;
@@ -107,21 +114,42 @@ public final class LoQTTraining implements TrainingMethod {
             p.requiresGrad(false);
             frozen.add(p);
         }
-        lastReports.clear();
+        List<LoQTLinear> ls = List.copyOf(layers.values());
+        LoQTLinear.UpdateReport[] reports = new LoQTLinear.UpdateReport[ls.size()];
+        List<Var.HookHandle> hooks = new ArrayList<>();
+        int passes = runner.microBatches();
+        for (int i = 0; i < ls.size() && passes > 0; i++) {
+            int layer = i;
+            int[] seen = {0};
+            hooks.add(ls.get(i).registerFullGradientHook(l -> { // steps 3–4 the moment this layer's G is complete
+                if (++seen[0] == passes) reports[layer] = l.finishUpdate(options.compensationIters(), updateSeed(step, layer));
+            }));
+        }
         try {
-            for (LoQTLinear l : layers.values()) l.beginUpdate(); // step 1
-            runner.forwardBackward(); // step 2
+            for (LoQTLinear l : ls) l.beginUpdate(); // step 1
+            runner.forwardBackward(); // step 2 (and, with hooks, 3–4)
+            for (LoQTLinear l : ls) // a pass after the layers finished ran through the adapters instead of Q'
+                if (l.factor().grad() != null)
+                    throw new IllegalStateException(name() + " update step " + step + ": the runner ran more backward passes than the "
+                            + passes + " it declared (microBatches()), so some ran after the layers' updates had finished");
+            for (int i = 0; i < ls.size(); i++) // steps 3–4 for layers not finished in backward, one at a time
+                if (reports[i] == null) reports[i] = ls.get(i).finishUpdate(options.compensationIters(), updateSeed(step, i));
         } catch (RuntimeException | Error e) {
-            for (LoQTLinear l : layers.values()) l.releaseUpdateState(); // back to the pre-update Q and factors
+            for (LoQTLinear l : ls) l.releaseUpdateState(); // unfinished layers go back to their pre-update Q and factors
             throw e;
         } finally {
+            for (Var.HookHandle h : hooks) h.close();
             for (Parameter p : frozen) p.requiresGrad(true);
         }
-        int i = 0;
-        for (LoQTLinear l : layers.values()) // steps 3–4, one layer at a time
-            lastReports.add(l.finishUpdate(options.compensationIters(), 0x10A7L * 1_000_003L + (long) step * 4099 + i++));
+        lastReports.clear();
+        lastReports.addAll(List.of(reports));
         updates++;
         return true;
+    }
+
+    /** Seed of layer {@code layer}'s randomized SVD at update step {@code step}. */
+    static long updateSeed(int step, int layer) {
+        return 0x10A7L * 1_000_003L + (long) step * 4099 + layer;
     }
 
     /** Frees the temporaries of an interrupted update step; Q, P and factors belong to the model (its buffers and parameters). */
