@@ -3,8 +3,6 @@ package io.lowbit.autograd.ops;
 import io.lowbit.autograd.Function;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Tensor;
-import io.lowbit.tensor.cpu.Parallel;
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
@@ -20,13 +18,15 @@ import java.util.Arrays;
  * log-sum-exp L, and backward recomputes p_ij = exp(s_ij − L_i), with
  * dV_j = Σ_i p_ij·dO_i, dS_ij = p_ij·(dO_i·v_j − D_i) where D_i = dO_i·O_i,
  * dQ_i = scale·Σ_j dS_ij·k_j and dK_j = scale·Σ_i dS_ij·q_i.
- * Backward runs one task per (batch, kv head), which owns its dK/dV rows: no locks, fixed order.
+ * Backward runs one task per (batch, kv head), which owns its dK/dV rows: no locks, fixed order. The F32 kernels
+ * ({@link AttentionF32}) compute these as small tiled matrix products; F64 runs the plain loops as the reference.
  */
 final class Attention extends Function {
     private final boolean causal;
     private final int window;
     private final double scale;
     private int bsz, tq, tk, hq, hkv, d;
+    private AttentionF32 f32; // the F32 kernels and the mask geometry of the current shapes
 
     Attention(boolean causal, int window, double scale) {
         if (window < 0) throw new IllegalArgumentException("attention window must be >= 0 (0 = none), got " + window);
@@ -38,12 +38,12 @@ final class Attention extends Function {
 
     /** First key index query i may see. */
     private int lo(int i) {
-        return causal && window > 0 ? Math.max(0, i + tk - tq - window + 1) : 0;
+        return f32.lo(i);
     }
 
     /** Last key index query i may see. */
     private int hi(int i) {
-        return causal ? i + tk - tq : tk - 1;
+        return f32.hi(i);
     }
 
     @Override
@@ -52,7 +52,7 @@ final class Attention extends Function {
         Tensor q = rowsDense(in[0]), k = rowsDense(in[1]), v = rowsDense(in[2]);
         Tensor out = Tensor.empty(q.dtype(), q.shape());
         Tensor lse = Tensor.empty(q.dtype(), bsz, hq, tq);
-        if (q.dtype() == DType.F32) forwardF32(q, k, v, out.segment(), lse.segment());
+        if (q.dtype() == DType.F32) f32.forward(q, k, v, out, lse);
         else forwardF64(q, k, v, out, lse);
         saveForBackward(q, k, v, out, lse);
         return out;
@@ -69,6 +69,7 @@ final class Attention extends Function {
         if (causal && tq > tk) throw new IllegalArgumentException("causal attention needs Tq <= Tk; " + shapes);
         if (q.dtype() != k.dtype() || q.dtype() != v.dtype() || (q.dtype() != DType.F32 && q.dtype() != DType.F64))
             throw new IllegalArgumentException("attention computes in F32 or F64 with equal dtypes; got " + q.dtype() + ", " + k.dtype() + ", " + v.dtype());
+        f32 = new AttentionF32(causal, window, scale, bsz, tq, tk, hq, hkv, d);
     }
 
     private long qRow(int b, int i, int h) { return (((long) b * tq + i) * hq + h) * d; }
@@ -82,17 +83,12 @@ final class Attention extends Function {
         return t.stride(-1) == 1 || t.size(-1) == 1 ? t : t.contiguous();
     }
 
-    /** Element offset of row (b, t, h) of a [B, T, H, d] view whose rows are contiguous. */
-    private static long at(Tensor t, int b, int time, int h) {
-        return t.offset() + b * t.stride(0) + time * t.stride(1) + h * t.stride(2);
-    }
-
     @Override
     protected Tensor[] backward(Tensor g0) {
         Tensor q = saved(0), k = saved(1), v = saved(2), out = saved(3), lse = saved(4);
         Tensor g = g0.contiguous();
         Tensor dq = Tensor.zeros(q.dtype(), q.shape()), dk = Tensor.zeros(k.dtype(), k.shape()), dv = Tensor.zeros(v.dtype(), v.shape());
-        if (q.dtype() == DType.F32) backwardF32(q, k, v, out.segment(), lse.segment(), g.segment(), dq.segment(), dk.segment(), dv.segment());
+        if (q.dtype() == DType.F32) f32.backward(q, k, v, out, lse, g, dq, dk, dv);
         else backwardF64(q, k, v, out, lse, g, dq, dk, dv);
         if (g != g0) g.close();
         Tensor[] r = {dq, dk, dv};
@@ -158,67 +154,5 @@ final class Attention extends Function {
                 }
         for (int i = 0; i < dq.length; i++) dqt.setDouble(i, dq[i]);
         for (int i = 0; i < dk.length; i++) { dkt.setDouble(i, dk[i]); dvt.setDouble(i, dv[i]); }
-    }
-
-    // ------------------------------------------------------------------ F32 Vector API
-
-    private void forwardF32(Tensor qt, Tensor kt, Tensor vt, MemorySegment o, MemorySegment lse) {
-        MemorySegment q = qt.segment(), k = kt.segment(), v = vt.segment();
-        int group = hq / hkv;
-        long rows = (long) bsz * hq * tq;
-        float sc = (float) scale;
-        Parallel.range(rows, Math.max(1, 65536 / Math.max(1, (long) tk * d)), (from, to) -> {
-            float[] s = new float[tk];
-            float[] acc = new float[d];
-            for (long r = from; r < to; r++) {
-                int i = (int) (r % tq), h = (int) ((r / tq) % hq), b = (int) (r / ((long) tq * hq));
-                long qo = qRow(b, i, h), qa = at(qt, b, i, h);
-                int lo = lo(i), hi = hi(i), hk = h / group;
-                float m = Float.NEGATIVE_INFINITY;
-                for (int j = lo; j <= hi; j++) {
-                    s[j - lo] = sc * Simd.dot(q, qa, k, at(kt, b, j, hk), d);
-                    m = Math.max(m, s[j - lo]);
-                }
-                java.util.Arrays.fill(acc, 0f);
-                double l = 0;
-                for (int j = lo; j <= hi; j++) {
-                    float p = (float) Math.exp(s[j - lo] - m);
-                    l += p;
-                    Simd.axpy(p, v, at(vt, b, j, hk), acc, 0, d);
-                }
-                float inv = (float) (1 / l);
-                for (int c = 0; c < d; c++) Simd.set(o, qo + c, acc[c] * inv);
-                Simd.set(lse, ((long) b * hq + h) * tq + i, (float) (m + Math.log(l)));
-            }
-        });
-    }
-
-    private void backwardF32(Tensor qt, Tensor kt, Tensor vt, MemorySegment o, MemorySegment lse,
-                             MemorySegment g, MemorySegment dq, MemorySegment dk, MemorySegment dv) {
-        MemorySegment q = qt.segment(), k = kt.segment(), v = vt.segment();
-        int group = hq / hkv;
-        float sc = (float) scale;
-        Parallel.range((long) bsz * hkv, 1, (from, to) -> {
-            float[] dqRow = new float[d];
-            for (long task = from; task < to; task++) {
-                int b = (int) (task / hkv), hk = (int) (task % hkv);
-                for (int h = hk * group; h < (hk + 1) * group; h++)
-                    for (int i = 0; i < tq; i++) {
-                        long qo = qRow(b, i, h), qa = at(qt, b, i, h);
-                        float delta = Simd.dot(g, qo, o, qo, d);
-                        float li = Simd.get(lse, ((long) b * hq + h) * tq + i);
-                        java.util.Arrays.fill(dqRow, 0f);
-                        for (int j = lo(i); j <= hi(i); j++) {
-                            long ko = kRow(b, j, hk), ka = at(kt, b, j, hk), va = at(vt, b, j, hk);
-                            float p = (float) Math.exp(sc * Simd.dot(q, qa, k, ka, d) - li);
-                            float ds = p * (Simd.dot(g, qo, v, va, d) - delta);
-                            Simd.axpy(p, g, qo, dv, ko, d);
-                            Simd.axpy(sc * ds, q, qa, dk, ko, d);
-                            Simd.axpy(sc * ds, k, ka, dqRow, 0, d);
-                        }
-                        for (int c = 0; c < d; c++) Simd.set(dq, qo + c, dqRow[c]);
-                    }
-            }
-        });
     }
 }

@@ -6,7 +6,10 @@ import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * AdamW (Loshchilov &amp; Hutter 2019, Algorithm 2) with PyTorch's update and defaults
@@ -19,6 +22,9 @@ import java.util.List;
  * State per parameter: "exp_avg" (m) and "exp_avg_sq" (v) in the parameter's dtype.
  */
 public class AdamW extends Optimizer {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder LE = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
     /** Moment decay rates β₁, β₂ and the denominator's ε. */
     protected final double beta1, beta2, eps;
 
@@ -69,18 +75,29 @@ public class AdamW extends Optimizer {
         Tensor w = p.data();
         if (w.dtype() == DType.F32 && grad.dtype() == DType.F32) {
             MemorySegment sw = w.segment(), sg = grad.segment(), sm = m.segment(), sv = v.segment();
-            long wo = w.offset(), go = grad.offset();
-            var F = ValueLayout.JAVA_FLOAT;
+            long wo = w.offset(), go = grad.offset(), mo = m.offset(), vo = v.offset();
+            // in float, as PyTorch's float32 AdamW; lane-wise +, ×, ÷ and √ are exact, so vector and tail agree
             float b1 = (float) beta1, b2 = (float) beta2, omb1 = (float) (1 - beta1), omb2 = (float) (1 - beta2);
+            float dec = (float) decay, step = (float) stepSize, sb2 = (float) sqrtBc2, ep = (float) eps;
             Parallel.range(w.numel(), 1 << 15, (lo, hi) -> {
-                for (long i = lo; i < hi; i++) {
+                long i = lo;
+                for (long bound = lo + S.loopBound(hi - lo); i < bound; i += S.length()) {
+                    FloatVector g = FloatVector.fromMemorySegment(S, sg, (go + i) * 4, LE);
+                    FloatVector mi = FloatVector.fromMemorySegment(S, sm, (mo + i) * 4, LE).mul(b1).add(g.mul(omb1));
+                    FloatVector vi = FloatVector.fromMemorySegment(S, sv, (vo + i) * 4, LE).mul(b2).add(g.mul(g).mul(omb2));
+                    mi.intoMemorySegment(sm, (mo + i) * 4, LE);
+                    vi.intoMemorySegment(sv, (vo + i) * 4, LE);
+                    FloatVector th = FloatVector.fromMemorySegment(S, sw, (wo + i) * 4, LE).mul(dec);
+                    th.sub(mi.mul(step).div(vi.sqrt().div(sb2).add(ep))).intoMemorySegment(sw, (wo + i) * 4, LE);
+                }
+                for (; i < hi; i++) {
                     float g = sg.getAtIndex(F, go + i);
-                    float mi = b1 * sm.getAtIndex(F, i) + omb1 * g;
-                    float vi = b2 * sv.getAtIndex(F, i) + omb2 * g * g;
-                    sm.setAtIndex(F, i, mi);
-                    sv.setAtIndex(F, i, vi);
-                    float th = (float) (sw.getAtIndex(F, wo + i) * decay);
-                    sw.setAtIndex(F, wo + i, (float) (th - stepSize * mi / (Math.sqrt(vi) / sqrtBc2 + eps)));
+                    float mi = sm.getAtIndex(F, mo + i) * b1 + g * omb1;
+                    float vi = sv.getAtIndex(F, vo + i) * b2 + g * g * omb2;
+                    sm.setAtIndex(F, mo + i, mi);
+                    sv.setAtIndex(F, vo + i, vi);
+                    float th = sw.getAtIndex(F, wo + i) * dec;
+                    sw.setAtIndex(F, wo + i, th - mi * step / ((float) Math.sqrt(vi) / sb2 + ep));
                 }
             });
         } else {

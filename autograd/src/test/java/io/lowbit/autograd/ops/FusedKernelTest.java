@@ -97,10 +97,13 @@ class FusedKernelTest extends LeakCheck {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {1, 7, 31, 33, 65})
+    @ValueSource(ints = {1, 7, 31, 33, 63, 65, 127, 129})
     void attentionF32(int t) {
         compare(in -> F.causalAttention(in[0], in[1], in[2]), 5e-5, n(t, 2, t, 4, 7), n(t + 1, 2, t, 2, 7), n(t + 2, 2, t, 2, 7));
         compare(in -> F.causalAttention(in[0], in[1], in[2], 5), 5e-5, n(t, 1, t, 3, 33), n(t + 1, 1, t, 1, 33), n(t + 2, 1, t, 1, 33));
+        // query tiles (64 rows) cut the key range mid-vector; fewer queries than keys (a cached prefix); no mask
+        compare(in -> F.causalAttention(in[0], in[1], in[2], 70), 5e-5, n(t, 1, t, 2, 32), n(t + 1, 1, t + 3, 1, 32), n(t + 2, 1, t + 3, 1, 32));
+        compare(in -> F.attention(in[0], in[1], in[2], false, 0, 0.3), 5e-5, n(t, 1, t, 2, 16), n(t + 1, 1, 19, 2, 16), n(t + 2, 1, 19, 2, 16));
     }
 
     @ParameterizedTest

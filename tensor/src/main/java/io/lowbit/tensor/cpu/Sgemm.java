@@ -15,8 +15,9 @@ import java.lang.foreign.ValueLayout;
  * packed into NR-wide panels ({@link Pack}), m into MC-tall row blocks whose op(A) block is packed into
  * MR-tall panels, and every MR×NR tile of C is computed by the register-blocked {@link GemmKernel}.
  * Both transpositions are absorbed by the packing. With several threads each thread computes its own rows
- * of C (or, for few rows, its own columns) as an independent blocked product with its own packed blocks:
- * no barriers, so a thread descheduled on a busy machine delays only its own share.
+ * of C (or, when op(A) is the smaller operand, e.g. a weight gradient Gᵀ·X with few output rows, its own
+ * columns) as an independent blocked product with its own packed blocks: no barriers, so a thread descheduled
+ * on a busy machine delays only its own share; the price is that every thread packs the whole other operand.
  * Skinny products (m = 1, n = 1 or k = 1) go to {@link Gemv} instead.
  *
  * <p>The block sizes were chosen on a 48 KiB-L1 / 2 MiB-L2 AVX-512 core and can be overridden for tuning on
@@ -113,12 +114,13 @@ public final class Sgemm {
         Blocking blk = new Blocking(m, n, k);
         if (threads == 1 || work < PARALLEL_MIN || Parallel.inWorker()) {
             serial(transA, transB, blk, 0, m, 0, n, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
-        } else if (mPanels >= 2 * threads) {
-            // split the rows (whole MR panels): each thread packs its own A rows and the B blocks it needs
+        } else if (mPanels >= 2 * threads && (nPanels < 2 * threads || n <= m)) {
+            // split the rows (whole MR panels): each thread packs its own A rows and all of op(B) (k·n floats),
+            // chosen when op(B) is the smaller operand to pack twice; otherwise the columns are split
             Parallel.range(mPanels, 1, (lo, hi) -> serial(transA, transB, blk, (int) lo * MR, (int) Math.min(m, hi * MR), 0, n,
                     alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc));
         } else {
-            // few rows: split the columns; each thread packs its own B panels and all of A (which is small)
+            // split the columns: each thread packs its own B panels and all of op(A) (m·k floats, the smaller)
             Parallel.range(nPanels, 1, (lo, hi) -> serial(transA, transB, blk, 0, m, (int) lo * NR, (int) Math.min(n, hi * NR),
                     alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc));
         }
