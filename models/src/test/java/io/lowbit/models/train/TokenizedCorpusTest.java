@@ -37,6 +37,38 @@ class TokenizedCorpusTest {
     }
 
     @Test
+    void sotuIsBuiltInAsOneAddressPerParagraphAndEncodesWithAForeignTokenizer() throws Exception {
+        String text = TokenizedCorpus.builtInText("sotu");
+        assertEquals(2_892_877, text.length(), "the 1945-2021 addresses as shipped");
+        assertTrue(text.startsWith("To the Congress: In considering the State of the Union"), "1945, F. D. Roosevelt");
+        String[] addresses = java.util.Arrays.stream(text.split("\n\\s*\n")).filter(p -> !p.isBlank()).toArray(String[]::new);
+        assertEquals(79, addresses.length, "79 addresses, one per paragraph");
+        assertTrue(addresses[78].strip().startsWith("Thank you. (Applause.) Thank you. Thank you. Good to be back"), "2021, J. R. Biden");
+        // encoded with the Llama-2 SentencePiece model (a tokenizer we did not train): one BOS per address
+        var tok = io.lowbit.models.tokenizer.SentencePieceTokenizer.load(io.lowbit.models.TestAssets.file("tokenizers/llama2/tokenizer.model"));
+        String firstTwo = addresses[0] + "\n\n" + addresses[1];
+        int[] ids = TokenizedCorpus.encodeParagraphs(tok, firstTwo);
+        assertEquals(2, java.util.Arrays.stream(ids).filter(t -> t == tok.bosId()).count());
+        assertEquals(tok.bosId(), ids[0]);
+        assertTrue(tok.decode(java.util.Arrays.copyOfRange(ids, 1, 12)).strip().startsWith("To the Congress"));
+        assertEquals(TokenizedCorpus.builtInText(), TokenizedCorpus.builtInText("moby-dick"));
+        var e = assertThrows(IllegalArgumentException.class, () -> TokenizedCorpus.builtInText("sotu-1790"));
+        assertTrue(e.getMessage().contains("[moby-dick, sotu]"), e.getMessage());
+    }
+
+    @Test
+    void calibrationWindowsAreFixedAndLeaveTheDataOrderAlone() {
+        int[] tokens = new int[1000];
+        for (int i = 0; i < tokens.length; i++) tokens[i] = i;
+        TokenDataset a = new TokenDataset(tokens, 0.1, 10, 7), b = new TokenDataset(tokens, 0.1, 10, 7);
+        TokenDataset.Batch c = a.calibrationBatch(4);
+        assertArrayEquals(new int[] {0, 222, 445, 667}, new int[] {c.inputs()[0], c.inputs()[10], c.inputs()[20], c.inputs()[30]},
+                "evenly spaced over the 900 training tokens (starts in [0, 890))");
+        assertEquals(c.inputs()[1], c.targets()[0]);
+        assertArrayEquals(a.nextTrainBatch(3).inputs(), b.nextTrainBatch(3).inputs(), "calibration drew nothing from the order stream");
+    }
+
+    @Test
     void tooLargeVocabularyIsAClearError(@TempDir Path dir) {
         var e = assertThrows(IllegalArgumentException.class, () -> TokenizedCorpus.prepare("ab ab ab", 1000, dir, new PrintStream(new ByteArrayOutputStream())));
         assertTrue(e.getMessage().contains("smaller vocabulary"), e.getMessage());
