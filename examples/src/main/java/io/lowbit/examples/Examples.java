@@ -29,7 +29,8 @@ public final class Examples {
             new Entry("QuantizeAWeight", QuantizeAWeight.DESCRIPTION, QuantizeAWeight::main),
             new Entry("TokenizerTour", TokenizerTour.DESCRIPTION, TokenizerTour::main),
             new Entry("QuickStart", QuickStart.DESCRIPTION, QuickStart::main),
-            new Entry("MemoryPlanner", MemoryPlanner.DESCRIPTION, MemoryPlanner::main));
+            new Entry("MemoryPlanner", MemoryPlanner.DESCRIPTION, MemoryPlanner::main),
+            new Entry("LoQTPretraining", LoQTPretraining.DESCRIPTION, LoQTPretraining::main));
 
     /** The example called {@code name} (case-insensitive; dashes and underscores are ignored, so "tokenizer-tour" works). */
     public static Optional<Entry> find(String name) {
