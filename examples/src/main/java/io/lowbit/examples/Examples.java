@@ -32,7 +32,8 @@ public final class Examples {
             new Entry("MemoryPlanner", MemoryPlanner.DESCRIPTION, MemoryPlanner::main),
             new Entry("GptqThenModuLoRA", GptqThenModuLoRA.DESCRIPTION, GptqThenModuLoRA::main),
             new Entry("LrQat", LrQat.DESCRIPTION, LrQat::main),
-            new Entry("EfficientQat", EfficientQat.DESCRIPTION, EfficientQat::main));
+            new Entry("EfficientQat", EfficientQat.DESCRIPTION, EfficientQat::main),
+            new Entry("LoQTPretraining", LoQTPretraining.DESCRIPTION, LoQTPretraining::main));
 
     /** The example called {@code name} (case-insensitive; dashes and underscores are ignored, so "tokenizer-tour" works). */
     public static Optional<Entry> find(String name) {

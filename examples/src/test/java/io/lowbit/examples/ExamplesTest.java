@@ -281,4 +281,24 @@ class ExamplesTest {
                     < c.number("block-ap block " + b + "/5: output MSE (\\S+) "), "block " + b + " output MSE falls");
         noLeak(c);
     }
+
+    @Test
+    void loqtPretrainingShowsEachPieceOfTheMethod() throws Exception {
+        Captured c = Captured.run(LoQTPretraining::main, "--steps", "30");
+        c.contains("[0, 100, 201, 302, 403, 505, 607, 709, 812, 916, 1021, 1127]"); // the spec's schedule
+        c.contains("this run (tau 5, 30 steps): [0, 5, 11, 17, 23]");
+        c.contains("P is A, the trainable factor is B [96, 8]");
+        // training the factor lowers the loss
+        assertTrue(c.number("train B: step 60  loss (\\S+)") < 0.5 * c.number("train B: step  1  loss (\\S+)"));
+        // the second update step: compensation lowers ‖W_fp − (deq(Q) + s·B·A)‖ below plain requantization (C = 0)
+        double plain = c.number("(?s)update step 1 .*?\\|W_fp - deq\\(Q'\\)\\|_F = (\\S+)");
+        double kept = c.number("(?s)update step 1 .*?now \\|W_fp - \\(deq\\(Q\\) \\+ s\\*B\\*A\\)\\|_F = ([0-9.]+)");
+        assertTrue(kept < 0.95 * plain, "compensated " + kept + " vs plain " + plain);
+        assertTrue(c.number("top-8 singular values .* hold (\\S+)% of") > 50);
+        assertEquals(5, c.number("loqt made (\\d+) update steps"));
+        double ratio = c.number("weights \\+ optimizer states: loqt \\S+ KiB = (\\d+)% of full");
+        assertTrue(ratio < 60, "LoQT's weights + optimizer states vs full: " + ratio + "%");
+        assertTrue(c.number("loqt  lr \\S+  validation perplexity (\\S+)") < 400);
+        noLeak(c);
+    }
 }

@@ -138,7 +138,7 @@ public final class Compensation {
     }
 
     /** ‖a − b‖_F in double precision. */
-    static double frobeniusDiff(Tensor a, Tensor b) {
+    public static double frobeniusDiff(Tensor a, Tensor b) {
         float[] x = a.contiguous().toFloatArray(), y = b.contiguous().toFloatArray();
         double sum = 0;
         for (int i = 0; i < x.length; i++) {
