@@ -10,6 +10,8 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.cpu.Parallel;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
@@ -40,12 +42,13 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code int3-g128}, {@code int2-g64}: RTN asymmetric.</li>
  * </ul>
  * The primary score is GEMVs per second; {@code gemv:weightGBps} is the rate of weight storage bytes read
- * (the format's bytes per weight × 4096·11008), and each trial prints its format's bytes per weight.
- * {@code bench/quant_gemv.sh} runs all cases and prints the speed ratio of each format to f32.
+ * (the format's bytes per weight × 4096·11008), {@code gemv:callerCpu} the calling thread's CPU share, and
+ * each trial prints its format's bytes per weight. {@code bench/quant_gemv.sh} runs all cases and prints the
+ * speed ratio of each format to f32, by wall time and (1 thread) by CPU time.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 2, time = 1)
+@Warmup(iterations = 1, time = 2)
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xss16m"})
 @State(Scope.Thread)
@@ -66,12 +69,18 @@ public class QuantGemvJmh {
     private double gbPerCall;
     private int threadsBefore;
 
-    /** Weight storage read, reported by JMH as a rate: GB/s. */
+    /**
+     * Weight storage read, reported by JMH as a rate: GB/s; and the CPU seconds the calling thread used, as a
+     * rate: its CPU share (1 = never descheduled). On a shared machine GEMVs per CPU second (score / callerCpu,
+     * meaningful with 1 thread, where the caller does all the work) is the measure other processes disturb least.
+     */
     @AuxCounters(AuxCounters.Type.OPERATIONS)
     @State(Scope.Thread)
-    public static class Bytes {
-        public double weightGBps;
+    public static class Counters {
+        public double weightGBps, callerCpu;
     }
+
+    private static final ThreadMXBean CPU = ManagementFactory.getThreadMXBean();
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -111,10 +120,12 @@ public class QuantGemvJmh {
     }
 
     @Benchmark
-    public float[] gemv(Bytes bytes) {
+    public float[] gemv(Counters counters) {
+        long cpu0 = CPU.getCurrentThreadCpuTime();
         if (q == null) DenseGemv.gemv(w.segment(), 0, y.length, x.length, x, y);
         else q.gemv(x, y);
-        bytes.weightGBps += gbPerCall;
+        counters.callerCpu += (CPU.getCurrentThreadCpuTime() - cpu0) * 1e-9;
+        counters.weightGBps += gbPerCall;
         return y;
     }
 }

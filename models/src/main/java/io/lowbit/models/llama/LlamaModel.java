@@ -290,8 +290,13 @@ public final class LlamaModel implements AutoCloseable {
 
         /** Adds linear {@code slot} of the current block, writing out[n, rows]. */
         void add(int slot, float[] out) {
-            Linear lin = w.linear(layer, slot);
             if (hook != null) hook.input(layer, slot, Arrays.copyOfRange(in, inOff, inOff + n * cols), n);
+            if (w instanceof LlamaWeights fw) { // float weights: the matrix itself, no Linear view made per token
+                Tensor d = fw.layers().get(layer).linear(slot);
+                addDense(d, out, d.size(0));
+                return;
+            }
+            Linear lin = w.linear(layer, slot);
             Tensor d = lin.dense();
             if (d != null) addDense(d, out, lin.rows());
             else {

@@ -37,7 +37,7 @@ public final class CudaAllocator {
             if (err != null) {
                 LEDGER.untake(size, category);
                 throw new OutOfMemoryError("lowbit CUDA allocator: cudaMalloc(" + size + ") for " + category + " failed with "
-                        + err + " (live " + liveBytes() + " device bytes, cached " + cachedBytes() + ")");
+                        + err + " (live " + LEDGER.liveBytes() + " device bytes, cached " + LEDGER.cachedBytes() + ")");
             }
         }
         return new Block(p, bytes, size);
@@ -62,34 +62,9 @@ public final class CudaAllocator {
         for (CudaPointer p : LEDGER.drain()) JCuda.cudaFree(p);
     }
 
-    /** Device bytes handed out and not yet returned. */
-    public static long liveBytes() {
-        return LEDGER.liveBytes();
-    }
-
-    /** Live device bytes of one category. */
-    public static long liveBytes(MemoryCategory c) {
-        return LEDGER.liveBytes(c);
-    }
-
-    /** Highest {@link #liveBytes()} since the last {@link #resetPeak()}. */
-    public static long peakBytes() {
-        return LEDGER.peakBytes();
-    }
-
-    /** Highest live device bytes of one category since the last {@link #resetPeak()}. */
-    public static long peakBytes(MemoryCategory c) {
-        return LEDGER.peakBytes(c);
-    }
-
-    /** Starts a new peak measurement from the current live bytes. */
-    public static void resetPeak() {
-        LEDGER.resetPeak();
-    }
-
-    /** Device bytes held in the cache (not live). */
-    public static long cachedBytes() {
-        return LEDGER.cachedBytes();
+    /** The device ledger: live, peak and cached bytes per category (read it; allocation goes through this class). */
+    public static BlockLedger<?> ledger() {
+        return LEDGER;
     }
 
     /** Sets the cache limit; 0 frees every block on release. */

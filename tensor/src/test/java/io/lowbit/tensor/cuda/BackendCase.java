@@ -112,7 +112,7 @@ final class BackendCase {
 
     /** Device bytes still live (0 when there is no CUDA). */
     static long deviceLive() {
-        return CudaProbe.status().available() ? CudaAllocator.liveBytes() : 0;
+        return CudaProbe.status().available() ? CudaAllocator.ledger().liveBytes() : 0;
     }
 
     /** Host bytes still live. */

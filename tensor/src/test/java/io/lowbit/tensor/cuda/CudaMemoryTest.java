@@ -23,18 +23,18 @@ class CudaMemoryTest {
     @Test
     void blocksAreReusedBySizeAndCounted() {
         CudaBackend be = CudaBackend.instance();
-        long live0 = CudaAllocator.liveBytes(), w0 = CudaAllocator.liveBytes(MemoryCategory.WEIGHTS);
+        long live0 = CudaAllocator.ledger().liveBytes(), w0 = CudaAllocator.ledger().liveBytes(MemoryCategory.WEIGHTS);
         Tensor a = be.empty(DType.F32, MemoryCategory.WEIGHTS, 1000);
-        assertEquals(live0 + CudaAllocator.rounded(4000), CudaAllocator.liveBytes());
-        assertEquals(w0 + 4096, CudaAllocator.liveBytes(MemoryCategory.WEIGHTS));
+        assertEquals(live0 + CudaAllocator.rounded(4000), CudaAllocator.ledger().liveBytes());
+        assertEquals(w0 + 4096, CudaAllocator.ledger().liveBytes(MemoryCategory.WEIGHTS));
         long addr = a.storage().deviceMemory().address();
         a.label(MemoryCategory.GRADIENTS);
-        assertEquals(w0, CudaAllocator.liveBytes(MemoryCategory.WEIGHTS));
+        assertEquals(w0, CudaAllocator.ledger().liveBytes(MemoryCategory.WEIGHTS));
         a.close();
-        assertEquals(live0, CudaAllocator.liveBytes());
+        assertEquals(live0, CudaAllocator.ledger().liveBytes());
         Tensor b = be.empty(DType.I32, MemoryCategory.ACTIVATIONS, 1001); // 4004 bytes: same 4096-byte block
         assertEquals(addr, b.storage().deviceMemory().address(), "a freed block of the same rounded size is handed out again");
-        assertTrue(CudaAllocator.peakBytes() >= live0 + 4096);
+        assertTrue(CudaAllocator.ledger().peakBytes() >= live0 + 4096);
         b.close();
         IllegalStateException e = assertThrows(IllegalStateException.class, b::segment);
         assertTrue(e.getMessage().contains("after close"), e.getMessage());
