@@ -81,7 +81,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--seq", defaultValue = "128", description = "sequence length (default ${DEFAULT-VALUE})")
     int seq;
 
-    @Option(names = "--lr", defaultValue = "1e-3", description = "peak learning rate, warmup 10% then cosine to 10% (default ${DEFAULT-VALUE})")
+    @Option(names = "--lr", defaultValue = "1e-3", description = "peak learning rate, warmup 10%% of the steps then cosine to 10%% (default ${DEFAULT-VALUE})")
     double lr;
 
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r (default ${DEFAULT-VALUE})")
