@@ -48,8 +48,7 @@ public final class QatExport {
             java.util.function.Function<String, Tensor> copy = n -> {
                 Tensor t = sd.get(n);
                 if (t == null) throw new IllegalStateException("model has no tensor '" + n + "'");
-                Tensor out = t.to(io.lowbit.tensor.DType.F32).label(MemoryCategory.WEIGHTS);
-                if (out == t) out = t.copy().label(MemoryCategory.WEIGHTS);
+                Tensor out = t.to(io.lowbit.tensor.DType.F32).label(MemoryCategory.WEIGHTS); // always a new tensor
                 made.add(out);
                 return out;
             };

@@ -136,8 +136,14 @@ public final class QatRun {
     public static List<Outcome> run(String method, Path fp, int[] tokens, Settings s, Path out, PrintStream log) throws IOException {
         return switch (method) {
             case "rtn", "gptq" -> List.of(postTraining(method, fp, tokens, s, log));
-            case "lr-qat" -> List.of(trained(new LrQatTraining(s.lrQatConfig(), s.lrQat(), s.lrScale()), s.lrQat(), fp, tokens, s, out, log));
-            case "full-qat" -> List.of(trained(new FullQatTraining(s.bits(), s.group(), 4, s.lrFullQat(), s.lrScale()), s.lrFullQat(), fp, tokens, s, out, log));
+            case "lr-qat" -> {
+                LrQatTraining m = new LrQatTraining(s.lrQatConfig(), s.lrQat(), s.lrScale());
+                yield List.of(trained(m, m::quantized, s.lrQat(), fp, tokens, s, out, log));
+            }
+            case "full-qat" -> {
+                FullQatTraining m = new FullQatTraining(s.bits(), s.group(), 4, s.lrFullQat(), s.lrScale());
+                yield List.of(trained(m, m::quantized, s.lrFullQat(), fp, tokens, s, out, log));
+            }
             case "efficientqat" -> efficientQat(fp, tokens, s, out, log);
             default -> throw new IllegalArgumentException("unknown QAT method '" + method + "'; choose one of " + METHODS);
         };
@@ -177,7 +183,9 @@ public final class QatRun {
         }
     }
 
-    private static Outcome trained(TrainingMethod m, double lr, Path fp, int[] tokens, Settings s, Path out, PrintStream log) throws IOException {
+    /** Trains {@code m} through the shared trainer, then exports {@code merged} (the method's integer layers). */
+    private static Outcome trained(TrainingMethod m, java.util.function.Supplier<Map<String, QuantizedTensor>> merged, double lr, Path fp, int[] tokens,
+                                   Settings s, Path out, PrintStream log) throws IOException {
         try (LlamaForCausalLM model = LlamaForCausalLM.load(fp); m) {
             long t0 = System.nanoTime();
             Trainer.Result r;
@@ -186,8 +194,7 @@ public final class QatRun {
             }
             if (r.failed()) throw new IllegalStateException(m.name() + " training failed: " + r.failure());
             double secs = (System.nanoTime() - t0) / 1e9;
-            Map<String, QuantizedTensor> merged = m instanceof LrQatTraining l ? l.quantized() : ((FullQatTraining) m).quantized();
-            return scored(m.name(), QatExport.toQuantizedLlama(model, merged), tokens, s, r.memory(), secs, log);
+            return scored(m.name(), QatExport.toQuantizedLlama(model, merged.get()), tokens, s, r.memory(), secs, log);
         }
     }
 
