@@ -4,7 +4,7 @@ import io.lowbit.quant.QuantizedTensor;
 import io.lowbit.quant.kernels.TiledMatmul;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Tensor;
-import io.lowbit.models.llama.Kernels;
+import io.lowbit.tensor.cpu.Gemv;
 import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -44,7 +44,7 @@ public sealed interface LinearWeight extends AutoCloseable {
         @Override public int cols() { return w.size(1); }
         @Override public long bytes() { return w.numel() * 4; }
 
-        /** Vectorized dot products over groups of four rows (as {@code LlamaModel}), split across the worker pool. */
+        /** {@link Gemv#dot} per row (as {@code LlamaModel}), groups of four rows split across the worker pool. */
         @Override
         public void apply(MemorySegment x, long xOff, int n, MemorySegment y, long yOff) {
             int rows = rows(), cols = cols();
@@ -55,10 +55,8 @@ public sealed interface LinearWeight extends AutoCloseable {
             Parallel.range((rows + 3) / 4, Math.max(1, 16384 / (4L * cols * n)), (lo, hi) -> {
                 for (long g = lo; g < hi; g++) {
                     int r0 = (int) g * 4;
-                    for (int t = 0; t < n; t++) {
-                        if (r0 + 4 <= rows) Kernels.dot4(ws, base + (long) r0 * cols, cols, xs, t * cols, cols, ys, t * rows + r0, 1);
-                        else for (int r = r0; r < rows; r++) ys[t * rows + r] = Kernels.dot(ws, base + (long) r * cols, xs, t * cols, cols);
-                    }
+                    for (int r = r0; r < Math.min(r0 + 4, rows); r++)
+                        for (int t = 0; t < n; t++) ys[t * rows + r] = Gemv.dot(ws, base + (long) r * cols, xs, t * cols, cols);
                 }
             });
             MemorySegment.copy(ys, 0, y, ValueLayout.JAVA_FLOAT, 4 * yOff, ys.length);
