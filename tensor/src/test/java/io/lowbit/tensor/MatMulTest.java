@@ -102,6 +102,11 @@ class MatMulTest {
                 check(rand(dt, r, -1, 1, 2, 3, 7, 5), rand(dt, r, -1, 1, 5, 9), new int[] {2, 3, 7, 9});
                 check(rand(dt, r, -1, 1, 7, 5), rand(dt, r, -1, 1, 4, 5, 9), new int[] {4, 7, 9});
                 check(rand(dt, r, -1, 1, 2, 1, 7, 5), rand(dt, r, -1, 1, 3, 5, 9), new int[] {2, 3, 7, 9});
+                // a contiguous stack against one (transposed) weight: the batch is folded into the rows
+                check(rand(dt, r, -1, 1, 3, 33, 65), rand(dt, r, -1, 1, 129, 65).t(), new int[] {3, 33, 129});
+                check(rand(dt, r, -1, 1, 2, 31, 63), rand(dt, r, -1, 1, 63, 1), new int[] {2, 31, 1});
+                // a strided stack (not foldable) against one weight
+                check(rand(dt, r, -1, 1, 3, 40, 65).narrow(1, 2, 33), rand(dt, r, -1, 1, 65, 7), new int[] {3, 33, 7});
                 // batched transposed views (attention's q·kᵀ)
                 Tensor q = rand(dt, r, -1, 1, 2, 11, 4, 8).transpose(1, 2); // [2,4,11,8]
                 Tensor k = rand(dt, r, -1, 1, 2, 13, 4, 8).permute(0, 2, 3, 1); // [2,4,8,13]

@@ -10,9 +10,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The few vector kernels decoding needs, on F32 weights in off-heap segments and activations in float
- * arrays: dot products (the inner loop of every GEMV), RMSNorm, softmax and SiLU-gating. All are serial;
- * {@link LlamaModel} splits GEMVs over output rows across threads.
+ * The few vector kernels decoding needs besides the GEMV ({@link io.lowbit.tensor.cpu.Gemv#dot}), on
+ * activations in float arrays: dot products and axpy of attention, RMSNorm, softmax and SiLU-gating. All are
+ * serial; {@link LlamaModel} splits work over heads and output rows across threads.
  */
 public final class Kernels {
     private Kernels() {}
@@ -20,69 +20,6 @@ public final class Kernels {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
-
-    /** Σ_i w[wOff + i]·x[xOff + i] for i &lt; n ({@code wOff} in floats). */
-    public static float dot(MemorySegment w, long wOff, float[] x, int xOff, int n) {
-        long base = wOff * 4;
-        int len = S.length(), i = 0;
-        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
-        for (int up = n - 4 * len; i <= up; i += 4 * len) {
-            a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, NATIVE).fma(FloatVector.fromArray(S, x, xOff + i), a0);
-            a1 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + len), a1);
-            a2 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + 2 * len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + 2 * len), a2);
-            a3 = FloatVector.fromMemorySegment(S, w, base + 4L * (i + 3 * len), NATIVE).fma(FloatVector.fromArray(S, x, xOff + i + 3 * len), a3);
-        }
-        for (int up = n - len; i <= up; i += len)
-            a0 = FloatVector.fromMemorySegment(S, w, base + 4L * i, NATIVE).fma(FloatVector.fromArray(S, x, xOff + i), a0);
-        float s = sum(a0.add(a1).add(a2.add(a3)));
-        for (; i < n; i++) s += w.get(F, base + 4L * i) * x[xOff + i];
-        return s;
-    }
-
-    /**
-     * Four dot products at once, rows {@code r·rowStride} apart starting at {@code wOff} (floats), against the
-     * same x: out[outOff + r·outStride] = W[r]·x. Sharing each load of x across four rows halves the loads
-     * per multiply-add compared with four calls to {@link #dot(MemorySegment, long, float[], int, int)}.
-     */
-    public static void dot4(MemorySegment w, long wOff, long rowStride, float[] x, int xOff, int n, float[] out, int outOff, int outStride) {
-        long b0 = wOff * 4, b1 = b0 + rowStride * 4, b2 = b1 + rowStride * 4, b3 = b2 + rowStride * 4;
-        int len = S.length(), i = 0;
-        FloatVector a0 = FloatVector.zero(S), a1 = FloatVector.zero(S), a2 = FloatVector.zero(S), a3 = FloatVector.zero(S);
-        FloatVector c0 = FloatVector.zero(S), c1 = FloatVector.zero(S), c2 = FloatVector.zero(S), c3 = FloatVector.zero(S);
-        for (int up = n - 2 * len; i <= up; i += 2 * len) {
-            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i), x1 = FloatVector.fromArray(S, x, xOff + i + len);
-            long o0 = 4L * i, o1 = 4L * (i + len);
-            a0 = FloatVector.fromMemorySegment(S, w, b0 + o0, NATIVE).fma(x0, a0);
-            a1 = FloatVector.fromMemorySegment(S, w, b1 + o0, NATIVE).fma(x0, a1);
-            a2 = FloatVector.fromMemorySegment(S, w, b2 + o0, NATIVE).fma(x0, a2);
-            a3 = FloatVector.fromMemorySegment(S, w, b3 + o0, NATIVE).fma(x0, a3);
-            c0 = FloatVector.fromMemorySegment(S, w, b0 + o1, NATIVE).fma(x1, c0);
-            c1 = FloatVector.fromMemorySegment(S, w, b1 + o1, NATIVE).fma(x1, c1);
-            c2 = FloatVector.fromMemorySegment(S, w, b2 + o1, NATIVE).fma(x1, c2);
-            c3 = FloatVector.fromMemorySegment(S, w, b3 + o1, NATIVE).fma(x1, c3);
-        }
-        for (int up = n - len; i <= up; i += len) {
-            FloatVector x0 = FloatVector.fromArray(S, x, xOff + i);
-            long o0 = 4L * i;
-            a0 = FloatVector.fromMemorySegment(S, w, b0 + o0, NATIVE).fma(x0, a0);
-            a1 = FloatVector.fromMemorySegment(S, w, b1 + o0, NATIVE).fma(x0, a1);
-            a2 = FloatVector.fromMemorySegment(S, w, b2 + o0, NATIVE).fma(x0, a2);
-            a3 = FloatVector.fromMemorySegment(S, w, b3 + o0, NATIVE).fma(x0, a3);
-        }
-        float s0 = sum(a0.add(c0)), s1 = sum(a1.add(c1)), s2 = sum(a2.add(c2)), s3 = sum(a3.add(c3));
-        for (; i < n; i++) {
-            float xi = x[xOff + i];
-            long o = 4L * i;
-            s0 += w.get(F, b0 + o) * xi;
-            s1 += w.get(F, b1 + o) * xi;
-            s2 += w.get(F, b2 + o) * xi;
-            s3 += w.get(F, b3 + o) * xi;
-        }
-        out[outOff] = s0;
-        out[outOff + outStride] = s1;
-        out[outOff + 2 * outStride] = s2;
-        out[outOff + 3 * outStride] = s3;
-    }
 
     /** ROTATE[k] moves lane i + k to lane i (wrapping), for the pairwise lane sum. */
     private static final VectorShuffle<Float>[] ROTATE = rotations();

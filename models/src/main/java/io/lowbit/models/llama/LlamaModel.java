@@ -4,6 +4,7 @@ import io.lowbit.models.LlamaConfig;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.cpu.Gemv;
 import io.lowbit.tensor.cpu.Parallel;
 
 import java.lang.foreign.MemorySegment;
@@ -320,10 +321,7 @@ public final class LlamaModel implements AutoCloseable {
             for (int o = 0; o < nOthers; o++) others[o].forward(in, n, otherOuts[o]); // inOff is 0 for every block linear
         }
 
-        /**
-         * Work items are groups of four consecutive rows of one matrix (the last group of a matrix may be
-         * shorter), so which kernel computes a row never depends on how the range is split across threads.
-         */
+        /** Work items are groups of four consecutive rows of one matrix (the last group of a matrix may be shorter). */
         @Override
         public void run(long lo, long hi) {
             int p = 0;
@@ -334,11 +332,8 @@ public final class LlamaModel implements AutoCloseable {
                 MemorySegment m = mats[p];
                 long m0 = matOff[p];
                 float[] out = outs[p];
-                for (int t = 0; t < n; t++) {
-                    int xOff = inOff + t * cols;
-                    if (r0 + 4 <= R) Kernels.dot4(m, m0 + (long) r0 * cols, cols, in, xOff, cols, out, t * R + r0, 1);
-                    else for (int r = r0; r < R; r++) out[t * R + r] = Kernels.dot(m, m0 + (long) r * cols, in, xOff, cols);
-                }
+                for (int r = r0; r < Math.min(r0 + 4, R); r++) // one row at a time streams W fastest (see Gemv)
+                    for (int t = 0; t < n; t++) out[t * R + r] = Gemv.dot(m, m0 + (long) r * cols, in, inOff + t * cols, cols);
             }
         }
     }
@@ -379,7 +374,7 @@ public final class LlamaModel implements AutoCloseable {
                     // out_i = Σ_j p_j · v_j[i]
                     int o = t * qDim + h * headDim;
                     for (int i = 0; i < headDim; i++)
-                        xb[o + i] = Kernels.dot(vc, kvBase + (long) i * maxSeq + from, att, a + from, len);
+                        xb[o + i] = Gemv.dot(vc, kvBase + (long) i * maxSeq + from, att, a + from, len);
                 }
             }
         }

@@ -37,26 +37,7 @@ class KernelsTest {
             float[] w = random(n + 5, n), x = random(n + 3, n + 1);
             double ref = 0;
             for (int i = 0; i < n; i++) ref += (double) w[i + 5] * x[i + 3];
-            try (Tensor t = Tensor.of(w, n + 5)) {
-                assertEquals(ref, Kernels.dot(t.segment(), 5, x, 3, n), 1e-5 * Math.sqrt(n), "segment dot n=" + n);
-            }
             assertEquals(ref, Kernels.dot(w, 5, x, 3, n), 1e-5 * Math.sqrt(n), "array dot n=" + n);
-        }
-    }
-
-    @Test
-    void fourRowDotProducts() {
-        for (int n : SIZES) {
-            int stride = n + 3;
-            float[] w = random(2 + 4 * stride, 3 * n), x = random(n + 1, n + 2), out = new float[1 + 4 * 2];
-            try (Tensor t = Tensor.of(w, w.length)) {
-                Kernels.dot4(t.segment(), 2, stride, x, 1, n, out, 1, 2);
-            }
-            for (int r = 0; r < 4; r++) {
-                double ref = 0;
-                for (int i = 0; i < n; i++) ref += (double) w[2 + r * stride + i] * x[1 + i];
-                assertEquals(ref, out[1 + 2 * r], 1e-5 * Math.sqrt(n), "dot4 row " + r + " n=" + n);
-            }
         }
     }
 

@@ -72,6 +72,6 @@ public final class Fused {
 
     /** y = W·x for W [out, in] and x [in]; returns [out]. */
     public static Tensor gemv(Tensor w, Tensor x) {
-        return MatVec.forward(w, x);
+        return Gemv.forward(w, x);
     }
 }

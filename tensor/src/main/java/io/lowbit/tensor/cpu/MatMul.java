@@ -58,6 +58,18 @@ final class MatMul {
         else if (b0.dim() == 1) { finalShape = Arrays.copyOf(batch, batch.length + 1); finalShape[batch.length] = m; }
         Tensor out = Tensor.empty(a.dtype(), finalShape);
         long batches = Shape.numel(batch);
+        if (batches > 1 && b.dim() == 2 && a.isContiguous() && (long) m * batches <= Integer.MAX_VALUE) {
+            // a stack of row-major A against one B (x·Wᵀ over [batch, seq, in]): one product with the batch folded
+            // into the rows, so B is packed once and the threads split batch·m rows instead of m rows 'batch' times
+            int rows = (int) (m * batches);
+            if (a.dtype() == DType.F32)
+                Sgemm.sgemm(false, lb[0] == 1, rows, n, k, 1f, a.segment(), a.offset(), k, b.segment(), be.offset(), (int) lb[1],
+                        0f, out.segment(), 0, n);
+            else
+                dgemm(a, a.offset(), new long[] {0, k}, be, be.offset(), lb, out, 0, rows, n, k);
+            if (bc != null && bc != b) bc.close();
+            return out;
+        }
         int[] pos = new int[batch.length];
         for (long bi = 0; bi < batches; bi++) {
             CpuBackend.unravel(bi, batch, pos);

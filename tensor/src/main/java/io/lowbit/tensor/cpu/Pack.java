@@ -15,21 +15,12 @@ import jdk.incubator.vector.VectorMask;
  * Geijn 2008, §3): a block of op(A) becomes MR-row panels, a block of op(B) NR-column panels, each stored
  * p-major (the MR or NR values of step p are adjacent) and zero-padded to a full panel. Transposition is
  * absorbed here: an operand whose panel direction is contiguous in memory is copied row by row, the
- * other one is read along its contiguous direction and scattered into the panel. No operand is ever
+ * other one is read along its contiguous direction and written down the panel. No operand is ever
  * copied whole; the packed blocks are at most MC×KC and KC×NC.
  */
 final class Pack {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
-    /** Scatter offsets 0, W, 2W, ... for transposing 16 consecutive values into a W-wide panel. */
-    private static final int[] STRIDE_MR = strides(MR), STRIDE_NR = strides(NR);
-
     private Pack() {}
-
-    private static int[] strides(int w) {
-        int[] s = new int[L];
-        for (int i = 0; i < L; i++) s[i] = i * w;
-        return s;
-    }
 
     /**
      * Packs op(A)[i0 : i0+mc, p0 : p0+kc] into ceil(mc/MR) panels of MR×kc at dst[0 ...].
@@ -41,7 +32,7 @@ final class Pack {
             return;
         }
         for (int q = 0, i = 0; i < mc; q++, i += MR)
-            transpose(a, aOff + (long) (i0 + i) * lda + p0, lda, Math.min(MR, mc - i), kc, dst, q * MR * kc, MR, STRIDE_MR);
+            transpose(a, aOff + (long) (i0 + i) * lda + p0, lda, Math.min(MR, mc - i), kc, dst, q * MR * kc, MR);
     }
 
     /**
@@ -56,7 +47,7 @@ final class Pack {
         }
         for (int q = q0; q < q1; q++) {
             int j = q * NR;
-            transpose(b, bOff + (long) (j0 + j) * ldb + p0, ldb, Math.min(NR, nc - j), kc, dst, q * NR * kc, NR, STRIDE_NR);
+            transpose(b, bOff + (long) (j0 + j) * ldb + p0, ldb, Math.min(NR, nc - j), kc, dst, q * NR * kc, NR);
         }
     }
 
@@ -101,17 +92,15 @@ final class Pack {
     }
 
     /**
-     * Panel whose source rows r &lt; w are contiguous along p (row r at src + r·ld): 16 consecutive p of a
-     * row are loaded as one vector and scattered down the panel; rows w ≤ r &lt; width are zero.
+     * Panel whose source rows r &lt; w are contiguous along p (row r at src + r·ld): each row is read in order
+     * and its values written down the panel, {@code width} floats apart; rows w ≤ r &lt; width are zero. Plain
+     * scalar copies: on this project's AMD core they beat a 16-lane scatter store (0.23 against 0.31 ns per
+     * float packing a 2048×256 A, one thread).
      */
-    private static void transpose(MemorySegment s, long src, int ld, int w, int kc, float[] dst, int d, int width, int[] stride) {
+    private static void transpose(MemorySegment s, long src, int ld, int w, int kc, float[] dst, int d, int width) {
         for (int r = 0; r < w; r++) {
-            long row = (src + (long) r * ld) * Float.BYTES;
-            int p = 0;
-            for (; p + L <= kc; p += L)
-                FloatVector.fromMemorySegment(S, s, row + (long) p * Float.BYTES, NATIVE).intoArray(dst, d + p * width + r, stride, 0);
-            for (; p < kc; p++)
-                dst[d + p * width + r] = s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, row / Float.BYTES + p);
+            long row = src + (long) r * ld;
+            for (int p = 0; p < kc; p++) dst[d + p * width + r] = s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, row + p);
         }
         for (int r = w; r < width; r++)
             for (int p = 0; p < kc; p++) dst[d + p * width + r] = 0f;
