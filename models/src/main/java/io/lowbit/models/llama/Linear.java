@@ -2,6 +2,7 @@ package io.lowbit.models.llama;
 
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.cpu.Gemv;
 
 import java.util.Arrays;
 
@@ -30,7 +31,7 @@ public interface Linear {
         Tensor w = dense();
         int rows = rows(), cols = cols();
         for (int t = 0; t < n; t++)
-            for (int r = 0; r < rows; r++) y[t * rows + r] = Kernels.dot(w.segment(), w.offset() + (long) r * cols, x, t * cols, cols);
+            for (int r = 0; r < rows; r++) y[t * rows + r] = Gemv.dot(w.segment(), w.offset() + (long) r * cols, x, t * cols, cols);
     }
 
     /** A dense F32 weight (not owned: closing the model does not close it). */
