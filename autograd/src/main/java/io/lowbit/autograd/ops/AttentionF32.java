@@ -78,7 +78,7 @@ final class AttentionF32 {
         final float[] p = new float[TILE * tkp], ds = new float[TILE * tkp];   // P and dP/dS tiles
         final float[] dk = new float[tk * dp], dv = new float[tk * dp];
         final float[] delta = new float[TILE], row = new float[Math.max(d, 1)];
-        final int[] zero = new int[Math.max(TILE, tk)], depth = new int[Math.max(TILE, tk)];
+        final int[] zero = new int[TILE], depth = new int[TILE]; // k range [0, d) of the score products
         final int[] keyFrom = new int[TILE], keyTo = new int[TILE], rowFrom = new int[tk], rowTo = new int[tk];
 
         Scratch() {
@@ -120,16 +120,8 @@ final class AttentionF32 {
         for (int r = 0; r < m; r++) MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 4 * at(t, b, i0 + r, h), dst, r * ld, d);
     }
 
-    private static void scatter(float[] src, int ld, float factor, Tensor t, int b, int i0, int m, int h, int d, float[] row) {
-        MemorySegment s = t.segment();
-        for (int r = 0; r < m; r++) {
-            for (int c = 0; c < d; c++) row[c] = src[(i0 + r) * ld + c] * factor;
-            MemorySegment.copy(row, 0, s, ValueLayout.JAVA_FLOAT, 4 * at(t, b, i0 + r, h), d);
-        }
-    }
-
-    /** Writes tile rows src[r·ld ..] (r in [0, m)) times factor to rows i0 + r of t. */
-    private static void scatterTile(float[] src, int ld, float factor, Tensor t, int b, int i0, int m, int h, int d, float[] row) {
+    /** Writes rows src[r·ld ..] (r in [0, m)) times factor to rows i0 + r of head h of t. */
+    private static void scatterRows(float[] src, int ld, float factor, Tensor t, int b, int i0, int m, int h, int d, float[] row) {
         MemorySegment s = t.segment();
         for (int r = 0; r < m; r++) {
             for (int c = 0; c < d; c++) row[c] = src[r * ld + c] * factor;
@@ -160,7 +152,7 @@ final class AttentionF32 {
                         }
                         Arrays.fill(w.oa, 0, m * dp, 0f);
                         mul(w.p, 0, tkp, 1, w.vRows, dp, w.oa, 0, dp, m, true, w.keyFrom, w.keyTo, null, null); // O = P·V
-                        scatterTile(w.oa, dp, 1f, out, b, i0, m, h, d, w.row);
+                        scatterRows(w.oa, dp, 1f, out, b, i0, m, h, d, w.row);
                     }
             }
         });
@@ -238,10 +230,10 @@ final class AttentionF32 {
                         }
                         Arrays.fill(w.oa, 0, m * dp, 0f);
                         mul(w.ds, 0, tkp, 1, w.kRows, dp, w.oa, 0, dp, m, true, w.keyFrom, w.keyTo, null, null); // dS·K
-                        scatterTile(w.oa, dp, scale, dq, b, i0, m, h, d, w.row);
+                        scatterRows(w.oa, dp, scale, dq, b, i0, m, h, d, w.row);
                     }
-                scatter(w.dk, dp, scale, dk, b, 0, tk, hk, d, w.row); // this task owns rows (b, ·, hk) of dK and dV
-                scatter(w.dv, dp, 1f, dv, b, 0, tk, hk, d, w.row);
+                scatterRows(w.dk, dp, scale, dk, b, 0, tk, hk, d, w.row); // this task owns rows (b, ·, hk) of dK and dV
+                scatterRows(w.dv, dp, 1f, dv, b, 0, tk, hk, d, w.row);
             }
         });
     }
