@@ -2,9 +2,8 @@ package io.lowbit.examples.cli;
 
 import io.lowbit.models.generate.Generator;
 import io.lowbit.models.generate.Sampler;
-import io.lowbit.models.io.Checkpoints;
 import io.lowbit.models.llama.LlamaModel;
-import io.lowbit.models.llama.LlamaWeights;
+import io.lowbit.models.quant.QuantizedLlama;
 import io.lowbit.models.tokenizer.StreamDecoder;
 import io.lowbit.models.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
@@ -16,13 +15,14 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code lowbit generate}: samples a continuation from a llama2.c {@code .bin} file or a Hugging Face
- * checkpoint directory, starting from BOS and an optional prompt. With a tokenizer the text streams out as
+ * checkpoint directory or a quantized checkpoint directory (from {@code quantize}, {@code qat} or {@code finetune}),
+ * starting from BOS and an optional prompt; quantized linears run through the fused dequantizing kernels. With a tokenizer the text streams out as
  * it is generated; with {@code --print-ids} (or without a tokenizer) the generated ids are printed on one line.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true,
-        description = "Generate tokens from a checkpoint (llama2.c .bin or Hugging Face directory), starting from BOS.")
+        description = "Generate tokens from a checkpoint (llama2.c .bin, Hugging Face directory or quantized directory), starting from BOS.")
 public final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "llama2.c .bin file or Hugging Face checkpoint directory")
+    @Option(names = "--checkpoint", required = true, description = "llama2.c .bin file, Hugging Face checkpoint directory, or quantized checkpoint directory")
     Path checkpoint;
 
     @Option(names = "--tokenizer", description = "tokenizer: SentencePiece .model, tokenizer.json, or a directory holding one "
@@ -68,7 +68,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (prompt != null && tokPath == null)
             throw new IllegalArgumentException("--prompt needs --tokenizer (text cannot be turned into ids without one)");
         Tokenizer tok = tokPath == null ? null : Tokenizer.load(tokPath);
-        try (LlamaWeights w = Checkpoints.load(checkpoint)) {
+        try (QuantizedLlama w = QuantizedLlama.load(checkpoint)) {
             if (tok != null && tok.vocabSize() > w.config().vocabSize())
                 throw new IllegalArgumentException("tokenizer " + tokPath + " has " + tok.vocabSize() + " tokens but checkpoint "
                         + checkpoint + " has a vocabulary of " + w.config().vocabSize() + ": they do not belong together");

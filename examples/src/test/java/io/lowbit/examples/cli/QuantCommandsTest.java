@@ -43,6 +43,11 @@ class QuantCommandsTest {
             assertTrue(ev.out().contains("(quantized)"), ev.out());
             assertTrue(ppl(ev.out()) >= ppl(fp.out()) * 0.98, m[0] + ": quantized perplexity " + ppl(ev.out()) + " vs float " + ppl(fp.out()));
             ppls.put(m[0], ppl(ev.out()));
+            // generate runs the quantized directory too, and its greedy ids are eval's greedy ids
+            Run qGreedy = GenerateConvertBenchCommandTest.run("eval", "--checkpoint", out.toString(), "--generate", "12", "--temperature", "0");
+            Run qGen = GenerateConvertBenchCommandTest.run("generate", "--checkpoint", out.toString(), "--max-tokens", "12", "--temperature", "0", "--print-ids");
+            assertEquals(0, qGen.code(), qGen.err());
+            assertEquals(qGreedy.out().strip(), qGen.out().strip(), m[0] + ": generate vs eval --generate on the quantized directory");
         }
         // 8 bits lose less than 4 (stories260K has large in-group outliers: even 8-bit g32 costs a few percent)
         assertTrue(ppls.get("rtn") < ppls.get("nf4") && ppls.get("rtn") < ppls.get("gptq"), ppls.toString());
