@@ -126,7 +126,10 @@ public final class LoQTTraining implements TrainingMethod {
             }));
         }
         try {
-            for (LoQTLinear l : ls) l.beginUpdate(); // step 1
+            for (LoQTLinear l : ls) {
+                l.factor().zeroGrad(); // an update step makes no optimizer step: gradients are cleared either way
+                l.beginUpdate(); // step 1
+            }
             runner.forwardBackward(); // step 2 (and, with hooks, 3–4)
             for (LoQTLinear l : ls) // a pass after the layers finished ran through the adapters instead of Q'
                 if (l.factor().grad() != null)
