@@ -30,10 +30,10 @@ public final class Examples {
             new Entry("TokenizerTour", TokenizerTour.DESCRIPTION, TokenizerTour::main),
             new Entry("QuickStart", QuickStart.DESCRIPTION, QuickStart::main),
             new Entry("MemoryPlanner", MemoryPlanner.DESCRIPTION, MemoryPlanner::main),
+            new Entry("LoQTPretraining", LoQTPretraining.DESCRIPTION, LoQTPretraining::main),
             new Entry("GptqThenModuLoRA", GptqThenModuLoRA.DESCRIPTION, GptqThenModuLoRA::main),
             new Entry("LrQat", LrQat.DESCRIPTION, LrQat::main),
-            new Entry("EfficientQat", EfficientQat.DESCRIPTION, EfficientQat::main),
-            new Entry("LoQTPretraining", LoQTPretraining.DESCRIPTION, LoQTPretraining::main));
+            new Entry("EfficientQat", EfficientQat.DESCRIPTION, EfficientQat::main));
 
     /** The example called {@code name} (case-insensitive; dashes and underscores are ignored, so "tokenizer-tour" works). */
     public static Optional<Entry> find(String name) {

@@ -36,7 +36,7 @@ import java.util.Locale;
  */
 public final class GptqThenModuLoRA {
     /** One line for {@code ./lowbit example --list}. */
-    public static final String DESCRIPTION = "quantize stories260K to 3 bits with GPTQ, then ModuLoRA adapters win back most of the lost perplexity";
+    public static final String DESCRIPTION = "quantize stories260K to 3 bits with GPTQ, then ModuLoRA adapters win back part of the loss gap (45% in 100 steps)";
 
     private GptqThenModuLoRA() {}
 
