@@ -37,7 +37,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "sampling seed for --generate (default ${DEFAULT-VALUE})")
     long seed;
 
-    @Option(names = "--tokenizer", description = "tokenizer for text data")
+    @Option(names = "--tokenizer", description = "tokenizer for text data (default: the checkpoint directory's tokenizer.json or tokenizer.model)")
     Path tokenizer;
 
     @Option(names = "--window", defaultValue = "0", description = "window length, 0 = the model's context (default ${DEFAULT-VALUE})")

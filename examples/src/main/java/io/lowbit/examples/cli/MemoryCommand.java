@@ -39,10 +39,10 @@ public final class MemoryCommand implements Callable<Integer> {
     @Option(names = "--optimizer", paramLabel = "OPT", defaultValue = "adamw", description = "adamw (bf16 states) or adamw8bit (default ${DEFAULT-VALUE}).")
     String optimizer;
 
-    @Option(names = "--batch", paramLabel = "B", defaultValue = "0", description = "Sequences per micro-batch for the activation estimate (0: none).")
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "0", description = "Sequences per micro-batch for the activation estimate, 0 = none (default ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--seq", paramLabel = "T", defaultValue = "0", description = "Sequence length for the activation estimate (0: none).")
+    @Option(names = "--seq", paramLabel = "T", defaultValue = "0", description = "Sequence length for the activation estimate, 0 = none (default ${DEFAULT-VALUE}).")
     int seq;
 
     @Option(names = "--gpu-gb", paramLabel = "G", defaultValue = "24", description = "GPU memory in GiB (default ${DEFAULT-VALUE}).")
