@@ -9,15 +9,18 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The custom-function API on the patterns the quantization methods need: LSQ fake quantization with a
  * learned step (Esser et al. 2020), a low-rank weight recomputed in backward instead of stored
  * (LR-QAT style), and dropout replayed inside a checkpointed segment.
  */
-class CustomFunctionTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class CustomFunctionTest {
 
     /**
      * LSQ: x̂ = clamp(round(x/s), qn, qp)·s. Gradients (LSQ eq. 3 and 5): ∂x̂/∂x = 1 inside the range and 0

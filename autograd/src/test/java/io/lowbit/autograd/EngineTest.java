@@ -9,12 +9,15 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The engine on small exact cases: ordering, accumulation, modes, hooks, custom functions and memory. */
-class EngineTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class EngineTest {
 
     /** Straight-through rounding: forward rounds, backward passes the gradient unchanged. */
     static final class RoundSte extends Function {

@@ -16,10 +16,13 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** A small MLP learns a nonlinear task (inside/outside a circle) with no memory growth across steps. */
-class MlpTrainingTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class MlpTrainingTest {
 
     @Test
     void mlpLearnsACircle() {

@@ -11,13 +11,16 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** A tiny transformer end to end: gradient check in F64, and activation checkpointing in F32. */
-class TransformerBlockTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class TransformerBlockTest {
 
     @Test
     void transformerBlockGradientsMatchFiniteDifferences() {

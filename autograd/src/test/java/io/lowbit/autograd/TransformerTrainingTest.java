@@ -14,16 +14,19 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * A one-block transformer learns a task only attention can solve: predict the token two positions back
  * (targets of the first two positions are the ignore index). Embedding → block (RMSNorm, GQA attention
  * with RoPE, SwiGLU) → lm head, trained with AdamW, warmup-cosine and checkpointing.
  */
-class TransformerTrainingTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class TransformerTrainingTest {
 
     @Test
     void learnsToLookTwoTokensBack() {

@@ -1,10 +1,9 @@
 package io.lowbit.examples;
 
 import io.lowbit.examples.cli.Lowbit;
-import io.lowbit.tensor.Allocator;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import picocli.CommandLine;
 
 import java.io.ByteArrayOutputStream;
@@ -18,19 +17,8 @@ import java.util.Set;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** {@code lowbit example}: the list, running one by name with passed-through options, and errors. */
+@ExtendWith(NoLeaks.class)
 class ExampleCommandTest {
-    static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
-    }
-
     record Run(int code, String out, String err) {}
 
     static Run run(String... args) {

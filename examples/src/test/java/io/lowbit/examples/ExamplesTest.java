@@ -3,11 +3,10 @@ package io.lowbit.examples;
 import io.lowbit.models.io.Checkpoints;
 import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -22,21 +21,10 @@ import static org.junit.jupiter.api.Assertions.*;
  * Every example's main on its defaults (or small arguments), with the numbers it prints checked: what the
  * tutorial claims must stay true. Each example also reports its own leaked bytes, which must be 0.
  */
+@ExtendWith(NoLeaks.class)
 class ExamplesTest {
     /** The first greedy tokens of stories260K from BOS (what llama2.c's run prints at temperature 0). */
     static final String STORIES_FIRST_20 = "461 461 401 401 401 461 378 455 473 456 435 299 362 409 283 264 283 452 288 13";
-
-    static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by the examples");
-    }
 
     static void noLeak(Captured c) {
         assertEquals(0, c.number("^leaked bytes: (-?\\d+)$"), "the example reports leaked off-heap bytes");
@@ -189,7 +177,6 @@ class ExamplesTest {
             }
         }
     }
-
 
     @Test
     void relativeErrorOnExactCases() {

@@ -8,28 +8,16 @@ import io.lowbit.quant.uniform.AffineQuantizer;
 import io.lowbit.quant.uniform.AffineSpec;
 import io.lowbit.quant.uniform.Granularity;
 import io.lowbit.quant.uniform.RangeSetting;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
+@ExtendWith(NoLeaks.class)
 class AffineQuantizerTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by AffineQuantizerTest");
-    }
-
     static List<AffineSpec> specs() {
         List<AffineSpec> s = new ArrayList<>();
         for (int bits : new int[] {2, 3, 4, 8})

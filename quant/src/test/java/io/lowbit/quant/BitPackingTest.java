@@ -3,25 +3,13 @@ package io.lowbit.quant;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.lowbit.quant.pack.BitPacking;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Rng;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
+@ExtendWith(NoLeaks.class)
 class BitPackingTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by BitPackingTest");
-    }
-
     /** Reference layout written bit by bit: bit k of code i is stream bit i·b + k, LSB-first within bytes. */
     private static byte[] reference(int[] codes, int bits) {
         byte[] out = new byte[(codes.length * bits + 7) / 8];

@@ -2,32 +2,20 @@ package io.lowbit.quant;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** components() + quantizationConfig() -> bytes -> fromComponents() is bit-exact for every format. */
+@ExtendWith(NoLeaks.class)
 class ComponentsRoundTripTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by ComponentsRoundTripTest");
-    }
-
     @Test
     void everyFormatRebuildsBitExactly() {
         try (Tensor w = Fixtures.weight(31, 9, 75)) {

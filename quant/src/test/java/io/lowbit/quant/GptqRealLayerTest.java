@@ -5,35 +5,23 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.lowbit.quant.gptq.Gptq;
 import io.lowbit.quant.uniform.AffineQuantizedTensor;
 import io.lowbit.quant.uniform.AffineQuantizer;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The GPTQ spec's acceptance check on a real layer with real activations: the attention projections of
  * layer 0 of the trained stories260K checkpoint (llama2.c format), fed with their true inputs, the
  * RMS-normalized token embeddings. GPTQ is calibrated on the even token ids and evaluated on the odd ones.
  */
+@ExtendWith(NoLeaks.class)
 class GptqRealLayerTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by GptqRealLayerTest");
-    }
-
     private static FloatBufferView load() throws IOException {
         String shared = System.getProperty("lowbit.shared");
         assertNotNull(shared, "system property lowbit.shared is not set (run with -Dlowbit.shared=/path/to/shared)");

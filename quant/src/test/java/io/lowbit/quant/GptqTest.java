@@ -6,29 +6,17 @@ import io.lowbit.quant.gptq.Gptq;
 import io.lowbit.quant.gptq.Hessian;
 import io.lowbit.quant.uniform.AffineQuantizedTensor;
 import io.lowbit.quant.uniform.AffineQuantizer;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
+@ExtendWith(NoLeaks.class)
 class GptqTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by GptqTest");
-    }
-
     /** Correlated inputs [n, in]: x = A·z + 0.1·noise with a rank-8 mixing A and per-column scales. */
     static float[] correlatedInputs(long seed, int n, int in) {
         Rng rng = new Rng(seed);

@@ -15,30 +15,19 @@ import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.stream.IntStream;
 import java.util.Map;
 import java.util.function.Function;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Fused GEMV, tile decoding and the tiled matmuls against dequantize-then-multiply reference loops. */
+@ExtendWith(NoLeaks.class)
 class KernelsTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by KernelsTest");
-    }
-
     /** Every storage layout the kernels have a path for. */
     static Map<String, Function<Tensor, QuantizedTensor>> formats() {
         Map<String, Function<Tensor, QuantizedTensor>> m = new LinkedHashMap<>();

@@ -3,25 +3,13 @@ package io.lowbit.quant;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.lowbit.quant.linalg.DenseLinalg;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Rng;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
+@ExtendWith(NoLeaks.class)
 class LinalgTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by LinalgTest");
-    }
-
     /** A = B·Bᵀ + n·I with Gaussian B: symmetric positive definite. */
     static double[] spd(long seed, int n) {
         Rng rng = new Rng(seed);

@@ -5,15 +5,13 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.lowbit.quant.nf4.Nf4;
 import io.lowbit.quant.nf4.Nf4Quantizer;
 import io.lowbit.quant.nf4.Nf4Tensor;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
+@ExtendWith(NoLeaks.class)
 class Nf4Test {
-    private static long live;
-
     /** The 16 levels exactly as printed in the spec (/work/shared/specs/nf4.md). */
     private static final double[] SPEC_LEVELS = {
         -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
@@ -21,16 +19,6 @@ class Nf4Test {
         0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
         0.7229568362236023, 1.0
     };
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by Nf4Test");
-    }
 
     @Test
     void levelsAreThePublishedOnes() {

@@ -2,7 +2,6 @@ package io.lowbit.autograd.nn;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.autograd.LeakCheck;
 import io.lowbit.autograd.Var;
 import io.lowbit.autograd.ops.F;
 import io.lowbit.tensor.DType;
@@ -10,13 +9,16 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Module trees: naming, state dicts, replacement, modes, and the built-in layers. */
-class ModuleTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class ModuleTest {
 
     /** attn.{q_proj, o_proj} inside a block inside a ModuleList, like a LLaMA layer. */
     static final class Attn extends Layer {

@@ -2,13 +2,14 @@ package io.lowbit.autograd.ops;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.autograd.LeakCheck;
 import io.lowbit.autograd.Var;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.function.Function;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -17,7 +18,8 @@ import org.junit.jupiter.api.Test;
  * The F32 Vector API kernels against the F64 reference path (same inputs, same output gradient) on odd
  * sizes, and the fused F64 ops against plain compositions of primitive ops (their definition).
  */
-class FusedKernelTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class FusedKernelTest {
 
     /** Runs op on F64 inputs and on their F32 copies; compares outputs and every input gradient. */
     private static void compare(Function<Var[], Var> op, double tol, Tensor... inputs64) {

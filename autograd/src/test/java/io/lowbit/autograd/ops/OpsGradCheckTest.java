@@ -3,18 +3,20 @@ package io.lowbit.autograd.ops;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.lowbit.autograd.GradCheck;
-import io.lowbit.autograd.LeakCheck;
 import io.lowbit.autograd.Var;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Every op's backward against central finite differences in F64. */
-class OpsGradCheckTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class OpsGradCheckTest {
     private final Rng rng = new Rng(42);
     private MemoryScope scope;
 

@@ -3,11 +3,14 @@ package io.lowbit.autograd.ops;
 import static org.junit.jupiter.api.Assertions.*;
 
 import io.lowbit.tensor.Rng;
+import io.lowbit.tensor.testing.NoLeaks;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The deterministic vector exp and lane sum against their scalar definitions. */
-class SimdTest extends io.lowbit.autograd.LeakCheck {
+@ExtendWith(NoLeaks.class)
+class SimdTest {
     @Test
     void expIsAccurateToAFewUlp() {
         Rng rng = new Rng(3);

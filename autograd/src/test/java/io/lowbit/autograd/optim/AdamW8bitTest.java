@@ -2,7 +2,6 @@ package io.lowbit.autograd.optim;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.autograd.LeakCheck;
 import io.lowbit.autograd.Var;
 import io.lowbit.autograd.ops.F;
 import io.lowbit.tensor.Allocator;
@@ -11,11 +10,14 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The dynamic 8-bit code and 8-bit AdamW against fp32 AdamW. */
-class AdamW8bitTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class AdamW8bitTest {
 
     @Test
     void dynamicCodesHaveTheDocumentedShape() {

@@ -2,17 +2,19 @@ package io.lowbit.autograd.optim;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.autograd.LeakCheck;
 import io.lowbit.autograd.Var;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The skip / back off / grow behaviour of dynamic loss scaling, its exactness, and the underflow it exists to prevent. */
-class DynamicLossScalerTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class DynamicLossScalerTest {
     private static final int N = 37;
 
     /** Gradients of loss = c·Σ (w·x − y)² into w (scaled by the scaler when given); returns the loss. */

@@ -2,20 +2,22 @@ package io.lowbit.autograd.optim;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.autograd.LeakCheck;
 import io.lowbit.autograd.Var;
 import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Optimizers against hand-computed update sequences; clipping, schedules and state dicts. */
-class OptimizerTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class OptimizerTest {
 
     private static Var scalarParam(DType dt, double v) {
         return Var.param(Tensor.zeros(dt, 1).fill(v));

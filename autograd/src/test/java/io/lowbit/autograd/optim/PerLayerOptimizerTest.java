@@ -2,7 +2,6 @@ package io.lowbit.autograd.optim;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.autograd.LeakCheck;
 import io.lowbit.autograd.Var;
 import io.lowbit.autograd.nn.Activation;
 import io.lowbit.autograd.nn.Linear;
@@ -15,11 +14,14 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Updates inside backward: same parameters as a normal step, one parameter's gradient alive at a time. */
-class PerLayerOptimizerTest extends LeakCheck {
+@ExtendWith(NoLeaks.class)
+class PerLayerOptimizerTest {
 
     private static Sequential mlp(long seed) {
         Rng rng = new Rng(seed);

@@ -6,29 +6,17 @@ import io.lowbit.models.io.Checkpoints;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.tokenizer.HfBpeTokenizer;
 import io.lowbit.models.train.TokenizedCorpus;
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** pretrain / compare / bench train end to end on a slice of the built-in corpus with the tiny preset. */
+@ExtendWith(NoLeaks.class)
 class PretrainCompareCommandTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
-    }
-
     private static Path text(Path dir) throws Exception {
         Path f = dir.resolve("corpus.txt");
         Files.writeString(f, TokenizedCorpus.builtInText().substring(20000, 60000), StandardCharsets.UTF_8);

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import io.lowbit.examples.cli.GenerateConvertBenchCommandTest.Run;
 import io.lowbit.models.train.TokenizedCorpus;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.io.Json;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,14 +14,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** qat / compare-quant end to end on a tiny model pretrained here for a few steps (seconds, not minutes). */
+@ExtendWith(NoLeaks.class)
 class QatCommandsTest {
-    private static long live;
     @TempDir
     static Path dir;
     private static Path text, fp;
@@ -29,18 +29,12 @@ class QatCommandsTest {
 
     @BeforeAll
     static void pretrain() throws Exception {
-        live = Allocator.liveBytes();
         text = dir.resolve("corpus.txt");
         Files.writeString(text, TokenizedCorpus.builtInText().substring(20000, 60000), StandardCharsets.UTF_8);
         fp = dir.resolve("fp");
         Run r = GenerateConvertBenchCommandTest.run("pretrain", "--method", "full", "--preset", "tiny", "--vocab", "300", "--seq", "32", "--batch", "2",
                 "--eval-windows", "4", "--data", text.toString(), "--out", fp.toString(), "--steps", "6");
         assertEquals(0, r.code(), r.err() + r.out());
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
     }
 
     private static Run run(String... head) {

@@ -2,25 +2,19 @@ package io.lowbit.examples.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /** {@code lowbit tokenize} end to end through the real command tree, with the real Llama-2 and Mistral files. */
+@ExtendWith(NoLeaks.class)
 class TokenizeCommandTest {
-    static final long LIVE = Allocator.liveBytes();
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after TokenizeCommandTest");
-    }
-
     static Path shared(String rel) {
         String root = System.getProperty("lowbit.shared");
         if (root == null) fail("system property lowbit.shared is not set (run with -Dlowbit.shared=/work/shared)");

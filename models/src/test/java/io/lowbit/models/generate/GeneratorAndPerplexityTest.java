@@ -6,29 +6,17 @@ import io.lowbit.models.io.Llama2cCheckpoint;
 import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.llama.RopeLayout;
-import io.lowbit.tensor.Allocator;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+@ExtendWith(NoLeaks.class)
 class GeneratorAndPerplexityTest {
-    static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
-    }
-
     static LlamaConfig small() {
         return LlamaConfig.of(32, 40, 4, 2, 2, 23, 24, 1e-5, 10000, true);
     }

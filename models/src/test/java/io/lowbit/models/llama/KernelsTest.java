@@ -1,28 +1,17 @@
 package io.lowbit.models.llama;
 
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Each vector kernel against a plain double loop on odd lengths and offsets. */
+@ExtendWith(NoLeaks.class)
 class KernelsTest {
     static final int[] SIZES = {1, 7, 31, 33, 63, 65, 127, 129};
-    static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
-    }
 
     static float[] random(int n, long seed) {
         Rng r = new Rng(seed);

@@ -3,32 +3,20 @@ package io.lowbit.models.llama;
 import io.lowbit.models.LlamaConfig;
 import io.lowbit.models.RopeScaling;
 import io.lowbit.models.io.QkPermutation;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.cpu.Parallel;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+@ExtendWith(NoLeaks.class)
 class LlamaModelTest {
-    static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
-    }
-
     /** Odd sizes everywhere: 3 query heads sharing 1 kv head of width 12, ffn 31, vocab 33, untied, window 5, llama3 scaling. */
     static LlamaConfig gqaWindowed() {
         return new LlamaConfig(36, 31, 3, 1, 2, 12, 1e-5, 10000, RopeScaling.llama3(8, 1, 4, 16), 33, 40, false, 5);

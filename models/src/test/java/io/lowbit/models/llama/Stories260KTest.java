@@ -6,10 +6,9 @@ import io.lowbit.models.generate.Generator;
 import io.lowbit.models.generate.Sampler;
 import io.lowbit.models.io.HfCheckpoint;
 import io.lowbit.models.io.Llama2cCheckpoint;
-import io.lowbit.tensor.Allocator;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -20,24 +19,13 @@ import static org.junit.jupiter.api.Assertions.*;
  * karpathy's stories260K (a real trained llama2.c checkpoint): greedy generation from BOS must reproduce
  * llama2.c's run.c token for token, from the .bin file and from its Hugging Face conversion.
  */
+@ExtendWith(NoLeaks.class)
 class Stories260KTest {
     /**
      * run.c (karpathy/llama2.c, built with gcc -Ofast -march=native -fopenmp) on stories260K.bin with
      * {@code -t 0 -n 201}: the 200 token ids it generates after BOS (printed by a local debug print).
      */
     static final int[] RUN_C_GREEDY_200 = {461, 461, 401, 401, 401, 461, 378, 455, 473, 456, 435, 299, 362, 409, 283, 264, 283, 452, 288, 13, 431, 431, 431, 431, 431, 431, 431, 431, 431, 431, 431, 431, 431, 293, 430, 417, 363, 416, 315, 342, 418, 424, 400, 442, 402, 303, 266, 299, 374, 466, 396, 303, 271, 362, 390, 469, 306, 469, 423, 314, 347, 305, 356, 333, 333, 333, 333, 425, 377, 354, 304, 304, 304, 304, 304, 330, 341, 382, 468, 473, 473, 402, 402, 299, 299, 483, 456, 473, 456, 473, 465, 465, 465, 341, 317, 436, 363, 454, 315, 377, 360, 408, 472, 453, 327, 316, 266, 417, 277, 299, 369, 283, 266, 417, 264, 277, 277, 277, 439, 456, 407, 407, 309, 341, 436, 330, 466, 377, 422, 436, 472, 465, 466, 407, 407, 407, 407, 407, 465, 466, 473, 330, 330, 386, 431, 304, 304, 472, 453, 380, 299, 299, 483, 475, 452, 477, 295, 412, 302, 330, 275, 377, 271, 341, 438, 452, 287, 302, 341, 438, 303, 303, 303, 283, 266, 417, 277, 277, 277, 409, 281, 303, 303, 462, 402, 402, 402, 402, 299, 299, 277, 333, 333, 333, 333, 333, 299, 299, 299, 292};
-
-    static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
-    }
 
     static Path bin() {
         return TestAssets.file("models/stories260K/stories260K.bin");

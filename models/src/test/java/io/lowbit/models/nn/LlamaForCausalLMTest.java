@@ -11,34 +11,22 @@ import io.lowbit.models.io.HfCheckpoint;
 import io.lowbit.models.llama.LlamaModel;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.llama.RopeLayout;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.io.SafetensorsFile;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
+@ExtendWith(NoLeaks.class)
 class LlamaForCausalLMTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked");
-    }
-
     /** d 8, ffn 12, 2 query heads over 1 kv head (GQA), 2 layers, vocab 11. */
     private static LlamaConfig tiny(boolean tied, int window) {
         return LlamaConfig.of(8, 12, 2, 1, 2, 11, 16, 1e-5, 10000, tied).withSlidingWindow(window);

@@ -12,16 +12,16 @@ import io.lowbit.models.train.TrainConfig;
 import io.lowbit.models.train.Trainer;
 import io.lowbit.models.train.TrainingMethod;
 import io.lowbit.quant.lrqat.Downcast;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Rng;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,8 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * model scores exactly what its training ended with, survives the checkpoint round trip, and the memory
  * claims hold (LR-QAT's φ storage and training state below full QAT's; Block-AP's gradients one block's worth).
  */
+@ExtendWith(NoLeaks.class)
 class QatRunTest {
-    private static long live;
     private static final LlamaConfig TINY = LlamaConfig.of(32, 64, 2, 1, 3, 24, 32, 1e-5, 10000, true);
     private static final PrintStream QUIET = new PrintStream(new ByteArrayOutputStream());
 
@@ -40,7 +40,6 @@ class QatRunTest {
 
     @BeforeAll
     static void pretrain() throws Exception {
-        live = Allocator.liveBytes();
         fp = dir.resolve("fp");
         try (LlamaForCausalLM m = new LlamaForCausalLM(TINY, 3);
              Trainer t = new Trainer(m, new FullTraining(), new TokenDataset(corpus(), 0.05, 16, 42),
@@ -48,11 +47,6 @@ class QatRunTest {
             assertFalse(t.run().failed());
             m.save(fp);
         }
-    }
-
-    @AfterAll
-    static void noLeaks() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked: " + Allocator.snapshot());
     }
 
     /** A period-9 pattern with every 7th token random. */

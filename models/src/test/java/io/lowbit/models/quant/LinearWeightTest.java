@@ -5,33 +5,21 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.lowbit.quant.nf4.Nf4Quantizer;
 import io.lowbit.quant.uniform.AffineQuantizer;
 import io.lowbit.quant.uniform.AffineSpec;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Both linear kinds' {@code forward} against a plain double loop on odd shapes, for GEMV-sized and
  * chunk-sized row counts (the dense one is {@code llama.Linear}'s reference loop; {@code LlamaModel} runs
  * dense weights through its own kernels, checked in {@code QuantizedInferenceTest}).
  */
+@ExtendWith(NoLeaks.class)
 class LinearWeightTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by LinearWeightTest");
-    }
-
     private static void check(LinearWeight lw, float[] w, int n, long seed) {
         int rows = lw.rows(), cols = lw.cols();
         try (Tensor x = Tensor.normal(DType.F32, new Rng(seed), 0, 1, n * cols)) {

@@ -12,31 +12,20 @@ import io.lowbit.quant.uniform.AffineQuantizer;
 import io.lowbit.quant.uniform.AffineSpec;
 import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Quantized checkpoints of the real stories260K model round-trip bit-exactly; tampering gives named errors. */
+@ExtendWith(NoLeaks.class)
 class QuantizedCheckpointTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by QuantizedCheckpointTest");
-    }
-
     private static byte[] bytes(Tensor t) {
         Tensor c = t.contiguous();
         byte[] b = c.segment().asSlice(c.byteOffset(), c.numel() * c.dtype().bytes).toArray(ValueLayout.JAVA_BYTE);
@@ -105,6 +94,7 @@ class QuantizedCheckpointTest {
 
     @Test
     void mismatchesNameTheTensorAndTheField(@TempDir Path tmp) throws Exception {
+        long live = Allocator.liveBytes();
         Path dir = tmp.resolve("q");
         try (LlamaWeights w = QuantizedInferenceTest.stories(); QuantizedLlama q = ModelQuantizer.quantize(w, () -> new AffineQuantizer(AffineSpec.perChannel(4, false)), null, null)) {
             QuantizedCheckpoint.write(dir, q);
@@ -122,6 +112,6 @@ class QuantizedCheckpointTest {
         try (QuantizedLlama ok = QuantizedCheckpoint.read(dir)) {
             assertEquals(4, ((LinearWeight.Packed) ok.linear(0, 0)).q().bits());
         }
-        assertEquals(live, Allocator.liveBytes() - 0, "a failed load must free what it read");
+        assertEquals(live, Allocator.liveBytes(), "a failed load must free what it read");
     }
 }

@@ -11,14 +11,13 @@ import io.lowbit.quant.Quantizer;
 import io.lowbit.quant.nf4.Nf4Quantizer;
 import io.lowbit.quant.uniform.AffineQuantizer;
 import io.lowbit.quant.uniform.AffineSpec;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * {@link LlamaModel} over a {@link QuantizedLlama} on the real stories260K checkpoint: the dense view
@@ -26,19 +25,8 @@ import org.junit.jupiter.api.Test;
  * give the logits of the same model run densely on the dequantized weights; generation and scoring agree
  * with each other and degrade gracefully with fewer bits; the linear hook sees each linear's real input.
  */
+@ExtendWith(NoLeaks.class)
 class QuantizedInferenceTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by QuantizedInferenceTest");
-    }
-
     static LlamaWeights stories() throws java.io.IOException {
         return Llama2cCheckpoint.read(TestAssets.file("models/stories260K/stories260K.bin"));
     }

@@ -7,11 +7,10 @@ import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.quant.Quantizer;
 import io.lowbit.quant.gptq.Gptq;
 import io.lowbit.quant.uniform.AffineQuantizer;
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Whole-model sequential GPTQ on the real stories260K model with real activations: calibrated on tokens
@@ -20,19 +19,8 @@ import org.junit.jupiter.api.Test;
  * held-out text — is lower for GPTQ than for RTN at 4, 3 and 2 bits (same grid: asymmetric min-max per
  * output channel), and at 4 and 3 bits so is the end-to-end KL to the float model.
  */
+@ExtendWith(NoLeaks.class)
 class SequentialGptqTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by SequentialGptqTest");
-    }
-
     /** Σ over held-out inputs x of x·xᵀ for every linear of the float model: [layer][slot] → in×in, row-major. */
     private static double[][][] secondMoments(LlamaModel fp, int[][] seqs, int layers) {
         double[][][] h = new double[layers][7][];

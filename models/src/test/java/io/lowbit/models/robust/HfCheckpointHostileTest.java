@@ -7,14 +7,13 @@ import io.lowbit.models.io.Checkpoints;
 import io.lowbit.models.io.HfCheckpoint;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.llama.RopeLayout;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.io.Safetensors;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -24,15 +23,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** Hugging Face checkpoint directories whose tensors disagree with config.json: errors name the directory, tensor and shapes. */
+@ExtendWith(NoLeaks.class)
 class HfCheckpointHostileTest {
-    private static long live;
     static final LlamaConfig C = LlamaConfig.of(8, 16, 2, 1, 1, 11, 4, 1e-5, 10000, true);
-
-    @BeforeAll
-    static void start() { live = Allocator.liveBytes(); }
-
-    @AfterAll
-    static void noLeak() { assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked"); }
 
     static Path valid(Path dir) throws IOException {
         try (LlamaWeights w = LlamaWeights.random(C, RopeLayout.HALF, 3)) {

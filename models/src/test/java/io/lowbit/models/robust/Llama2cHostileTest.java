@@ -7,10 +7,9 @@ import io.lowbit.models.io.Checkpoints;
 import io.lowbit.models.io.Llama2cCheckpoint;
 import io.lowbit.models.llama.LlamaWeights;
 import io.lowbit.models.llama.RopeLayout;
-import io.lowbit.tensor.Allocator;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -21,15 +20,9 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 /** Hand-written hostile llama2.c {@code .bin} files: each fails naming the file, the field and the value. */
+@ExtendWith(NoLeaks.class)
 class Llama2cHostileTest {
-    private static long live;
     @TempDir static Path tmp;
-
-    @BeforeAll
-    static void start() { live = Allocator.liveBytes(); }
-
-    @AfterAll
-    static void noLeak() { assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked"); }
 
     static Path header(String name, int extraBytes, int... h) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(4 * h.length + extraBytes).order(ByteOrder.LITTLE_ENDIAN);

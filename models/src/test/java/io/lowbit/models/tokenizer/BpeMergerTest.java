@@ -2,25 +2,19 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The heap-based merge loop against the textbook quadratic loop on random merge tables and odd lengths. */
+@ExtendWith(NoLeaks.class)
 class BpeMergerTest {
-    static final long LIVE = Allocator.liveBytes();
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after BpeMergerTest");
-    }
-
     /** Repeatedly scan all pairs, merge the one with the lowest priority (leftmost on ties). */
     static int[] reference(int[] sym, Map<Long, long[]> table) {
         List<Integer> s = new ArrayList<>();

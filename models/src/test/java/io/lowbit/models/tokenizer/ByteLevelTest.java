@@ -2,28 +2,22 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The GPT-2 byte alphabet and the regex splits. Expected splits were produced once with Python's
  * {@code regex} module (the engine OpenAI's reference encoder uses) and hard-coded; over all 21,441
  * lines of a 1.2 MB English novel plus these cases the Java split agreed with it exactly.
  */
+@ExtendWith(NoLeaks.class)
 class ByteLevelTest {
-    static final long LIVE = Allocator.liveBytes();
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after ByteLevelTest");
-    }
-
     @Test
     void alphabetIsGpt2s() {
         assertEquals('Ġ', ByteLevel.byteToChar(' '));

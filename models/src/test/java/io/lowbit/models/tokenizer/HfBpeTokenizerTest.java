@@ -2,8 +2,8 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.io.Json;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,9 +13,9 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -24,18 +24,13 @@ import org.junit.jupiter.api.io.TempDir;
  * in Python for this check (lowest-rank pair first, leftmost on ties, byte fallback for characters not
  * in the vocabulary), hard-coded here; each list is annotated with its pieces.
  */
+@ExtendWith(NoLeaks.class)
 class HfBpeTokenizerTest {
-    static final long LIVE = Allocator.liveBytes();
     static HfBpeTokenizer mistral;
 
     @BeforeAll
     static void load() throws IOException {
         mistral = HfBpeTokenizer.load(SharedAssets.mistral());
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after HfBpeTokenizerTest");
     }
 
     private static void expect(String text, int... idsWithBos) {

@@ -2,23 +2,17 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** HF normalizers and pre-tokenizers on small exact cases (behaviours as documented for the HF tokenizers library). */
+@ExtendWith(NoLeaks.class)
 class HfTextStepsTest {
-    static final long LIVE = Allocator.liveBytes();
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after HfTextStepsTest");
-    }
-
     static List<String> split(String regex, String s, String behavior) {
         List<String> out = new ArrayList<>();
         HfTextSteps.split(Pattern.compile(regex), s, behavior, out);

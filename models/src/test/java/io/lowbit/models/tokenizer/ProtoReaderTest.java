@@ -2,19 +2,13 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
-import org.junit.jupiter.api.AfterAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The protobuf wire reader on hand-encoded bytes (examples from the protobuf encoding guide). */
+@ExtendWith(NoLeaks.class)
 class ProtoReaderTest {
-    static final long LIVE = Allocator.liveBytes();
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after ProtoReaderTest");
-    }
-
     static byte[] bytes(int... v) {
         byte[] b = new byte[v.length];
         for (int i = 0; i < v.length; i++) b[i] = (byte) v[i];

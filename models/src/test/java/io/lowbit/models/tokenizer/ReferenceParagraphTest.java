@@ -2,10 +2,10 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.IOException;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * One long mixed paragraph (prose, numbers, punctuation, Latin/Greek/Cyrillic/Hebrew/CJK/Hangul, emoji
@@ -14,9 +14,8 @@ import org.junit.jupiter.api.Test;
  * Python BPE over its tokenizer.json. Produced once, hard-coded. (The same two references also agreed
  * with these tokenizers on all 21,424 lines of a 1.2 MB public-domain novel, checked outside the suite.)
  */
+@ExtendWith(NoLeaks.class)
 class ReferenceParagraphTest {
-    static final long LIVE = Allocator.liveBytes();
-
     static final String TEXT = "It was the best of times, it was the worst of times; the engine's 7,168-dimensional hidden state (d_model = 40"
             + "96) quantized to 4 bits \u2014 NF4, GPTQ & LoRA \u2014 ran at 12.5 tok/s. \u00dcn\u00efc\u00f6d\u00e9: na\u00ef"
             + "ve caf\u00e9, \u6771\u4eac\u30bf\u30ef\u30fc, \u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac, \u0440\u0443\u0441"
@@ -50,11 +49,6 @@ class ReferenceParagraphTest {
             1318, 28792, 28710, 28793, 2679, 337, 28792, 28710, 1668, 443, 28832, 13, 12, 4252, 3101, 1407, 13, 13, 2287, 1176,
             12713, 2308, 10599, 28801, 13, 7984, 1407, 948, 28745, 9066, 4449, 1508, 7476, 28723, 1909, 28748, 28708, 28804, 28726, 28746,
             28717, 28800, 28715, 28746, 28706, 28771, 28722, 28723};
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after ReferenceParagraphTest");
-    }
 
     @Test
     void llama2() throws IOException {

@@ -2,26 +2,20 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * decode(encode(s)) == s on random strings drawn from a mix of ASCII, whitespace runs, control
  * characters, Latin-1, combining marks, CJK, Hangul, emoji and other astral code points, for all three
  * tokenizer kinds; the stream decoder must produce the same text.
  */
+@ExtendWith(NoLeaks.class)
 class RoundTripPropertyTest {
-    static final long LIVE = Allocator.liveBytes();
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after RoundTripPropertyTest");
-    }
-
     static String randomText(SplittableRandom r) {
         StringBuilder sb = new StringBuilder();
         int n = r.nextInt(40);

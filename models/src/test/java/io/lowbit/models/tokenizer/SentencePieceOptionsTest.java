@@ -2,12 +2,12 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.HexFormat;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * SentencePiece options the Llama-2 model does not use: remove_extra_whitespaces, user-defined symbols,
@@ -15,14 +15,8 @@ import org.junit.jupiter.api.Test;
  * may be formed by a merge but are split back). Expected ids come from the reference implementation
  * (python3-sentencepiece 0.1.97) run once on the same model bytes, hard-coded here.
  */
+@ExtendWith(NoLeaks.class)
 class SentencePieceOptionsTest {
-    static final long LIVE = Allocator.liveBytes();
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after SentencePieceOptionsTest");
-    }
-
     static SentencePieceTokenizer tiny() throws IOException {
         try (InputStream in = SentencePieceOptionsTest.class.getResourceAsStream("tiny-bpe.model")) {
             assertNotNull(in, "test resource tiny-bpe.model");

@@ -2,14 +2,14 @@ package io.lowbit.models.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import io.lowbit.tensor.Allocator;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Arrays;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The Llama-2 SentencePiece model against ids that the reference implementation (Debian's
@@ -17,18 +17,13 @@ import org.junit.jupiter.api.Test;
  * hard-coded here, the reference is not a test dependency. Each id list was also read back piece by
  * piece (comments) to check that it spells the input.
  */
+@ExtendWith(NoLeaks.class)
 class SentencePieceTokenizerTest {
-    static final long LIVE = Allocator.liveBytes();
     static SentencePieceTokenizer sp;
 
     @BeforeAll
     static void load() throws IOException {
         sp = SentencePieceTokenizer.load(SharedAssets.llama2());
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(LIVE, Allocator.liveBytes(), "live off-heap bytes after SentencePieceTokenizerTest");
     }
 
     private static void expect(String text, int... ids) {

@@ -9,26 +9,16 @@ import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Block-AP (spec "Phase 1") on tiny residual MLP blocks. */
+@ExtendWith(NoLeaks.class)
 class BlockApTest {
     private static final int D = 32, H = 64, TOKENS = 16, SAMPLES = 8, GROUP = 16;
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by BlockApTest: " + Allocator.snapshot());
-    }
 
     private static List<Tensor> calibration(long seed) {
         Rng rng = new Rng(seed);

@@ -12,31 +12,19 @@ import io.lowbit.autograd.ops.F;
 import io.lowbit.quant.uniform.AffineQuantizedTensor;
 import io.lowbit.quant.uniform.AffineQuantizer;
 import io.lowbit.quant.uniform.AffineSpec;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** E2E-QP (spec "Phase 2"): only step sizes train, end to end, over frozen integer weights. */
+@ExtendWith(NoLeaks.class)
 class E2eQpTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by E2eQpTest: " + Allocator.snapshot());
-    }
-
     private static ScaleOnlyQuantLinear frozen(Linear fp) {
         AffineQuantizedTensor q = new AffineQuantizer(AffineSpec.perGroup(2, false, 8)).quantize(fp.weight().data());
         return new ScaleOnlyQuantLinear(q, fp.bias().data());

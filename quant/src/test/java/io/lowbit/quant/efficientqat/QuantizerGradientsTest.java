@@ -13,25 +13,14 @@ import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** EfficientQAT's quantizer (spec "Quantizer") and E2E-QP's scale-only linear on small exact cases. */
+@ExtendWith(NoLeaks.class)
 class QuantizerGradientsTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by QuantizerGradientsTest: " + Allocator.snapshot());
-    }
-
     /**
      * 2 bits (codes 0..3), s = 0.5, z = 1.3 → round(z) = 1. W/s = [0.52, −1.8, 6, 1.48], round + z =
      * [2, −1, 7, 2], clamp → [2, 0, 3, 2]: elements 1 (below, q_bound 0) and 2 (above, q_bound 3) clipped.

@@ -6,28 +6,16 @@ import io.lowbit.autograd.GradCheck;
 import io.lowbit.autograd.Var;
 import io.lowbit.autograd.ops.F;
 import io.lowbit.quant.uniform.AffineSpec;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
+@ExtendWith(NoLeaks.class)
 class FakeQuantTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by FakeQuantTest");
-    }
-
     @Test
     void roundSteRoundsTiesToEvenAndPassesTheGradientThrough() {
         try (MemoryScope s = MemoryScope.open()) {

@@ -6,29 +6,17 @@ import io.lowbit.autograd.Var;
 import io.lowbit.autograd.ops.F;
 import io.lowbit.quant.uniform.AffineQuantizedTensor;
 import io.lowbit.quant.uniform.AffineSpec;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The full-QAT layer: LSQ on the weight of a linear, its gradients and its merge to integers. */
+@ExtendWith(NoLeaks.class)
 class LsqLinearTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by LsqLinearTest");
-    }
-
     /**
      * 2-bit signed grid (Q_N = −2, Q_P = 1), one row w = [0.3, −0.9, 2.0], s = 0.5, x = [1, 2, 3], loss = y:
      * w/s = 0.6, −1.8, 4 (clipped) → integers 1, −2, 1 → ŵ = [0.5, −1, 0.5], y = 0.5 − 2 + 1.5 = 0;

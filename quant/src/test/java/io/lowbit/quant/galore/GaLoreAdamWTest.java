@@ -6,32 +6,20 @@ import io.lowbit.autograd.Var;
 import io.lowbit.autograd.nn.Parameter;
 import io.lowbit.autograd.optim.AdamW;
 import io.lowbit.autograd.optim.ParamGroup;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.linalg.Svd;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** GaLore's projected Adam against the formula computed in plain double loops. */
+@ExtendWith(NoLeaks.class)
 class GaLoreAdamWTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by GaLoreAdamWTest: " + Allocator.snapshot());
-    }
-
     /** Reference: states in double, P from the exact SVD of the gradient at steps 1, τ+1, … */
     private static final class Ref {
         final int m, n, r;

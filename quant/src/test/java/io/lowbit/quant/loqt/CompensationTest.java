@@ -5,28 +5,16 @@ import static org.junit.jupiter.api.Assertions.*;
 import io.lowbit.quant.QuantizedTensor;
 import io.lowbit.quant.loqt.Compensation.ProjectionSide;
 import io.lowbit.quant.nf4.Nf4Quantizer;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Step 4 of LoQT's update (error compensation) on small matrices worked out by hand. */
+@ExtendWith(NoLeaks.class)
 class CompensationTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by CompensationTest: " + Allocator.snapshot());
-    }
-
     private static double[] dense(QuantizedTensor q) {
         try (Tensor d = q.dequantize()) {
             return d.toDoubleArray();

@@ -10,30 +10,18 @@ import io.lowbit.autograd.ops.F;
 import io.lowbit.quant.QuantizedTensor;
 import io.lowbit.quant.loqt.Compensation.ProjectionSide;
 import io.lowbit.quant.nf4.Nf4Quantizer;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** LoQTLinear: forward against the dense W_eff, backward against finite differences, the update step's pieces. */
+@ExtendWith(NoLeaks.class)
 class LoQTLinearTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by LoQTLinearTest: " + Allocator.snapshot());
-    }
-
     /** One update step driven by loss = Σ y² over {@code x}, then a random trainable factor (so B·A ≠ 0). */
     private static LoQTLinear.UpdateReport updateThenRandomize(LoQTLinear l, Tensor x, Rng rng, int c) {
         l.beginUpdate();

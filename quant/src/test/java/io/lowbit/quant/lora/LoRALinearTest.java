@@ -9,23 +9,12 @@ import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
+@ExtendWith(NoLeaks.class)
 class LoRALinearTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by LoRALinearTest: " + Allocator.snapshot());
-    }
-
     @Test
     void startsAsTheFrozenWeightAndMatchesTheHandFormula() {
         // W = [[1, 2], [3, 4]], A = [[1, 1]] (r = 1), B = [[2], [0]], scale 0.5 ⇒ W_eff = [[2, 3], [3, 4]]

@@ -16,25 +16,14 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** LR-QAT (spec lr-qat.md, "Forward" and "Checkpointing") on small exact cases. */
+@ExtendWith(NoLeaks.class)
 class LrQatLinearTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by LrQatLinearTest: " + Allocator.snapshot());
-    }
-
     /**
      * W0/s0 = [[3.2, −9.1, 0.5], [6.6, 2, −4]] (s0 = 0.1, stored unrounded with φ = F32), A = [[1], [0.5]],
      * B = [[2.4, 2, −1.2]], α/r = 1: P = Φ0 + AB = [[5.6, −7.1, −0.7], [7.8, 3, −4.6]],

@@ -12,30 +12,18 @@ import io.lowbit.autograd.ops.F;
 import io.lowbit.autograd.optim.AdamW;
 import io.lowbit.quant.QuantLinear;
 import io.lowbit.quant.uniform.AffineQuantizedTensor;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Model-level LR-QAT: swap, freeze, train a step, merge to integers that run in the inference QuantLinear. */
+@ExtendWith(NoLeaks.class)
 class LrQatModelTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by LrQatModelTest: " + Allocator.snapshot());
-    }
-
     @Test
     void swapTrainMergeRunsAsIntegers() {
         Rng rng = new Rng(81);

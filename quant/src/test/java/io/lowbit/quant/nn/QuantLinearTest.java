@@ -8,29 +8,17 @@ import io.lowbit.quant.QuantizedTensor;
 import io.lowbit.quant.nf4.Nf4Quantizer;
 import io.lowbit.quant.uniform.AffineQuantizer;
 import io.lowbit.quant.uniform.AffineSpec;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import io.lowbit.tensor.testing.NoLeaks;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** QuantLinear's forward and input gradient against F.linear on the dequantized weight (the dense reference). */
+@ExtendWith(NoLeaks.class)
 class QuantLinearTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by QuantLinearTest");
-    }
-
     static Tensor weight(long seed, int rows, int cols) {
         return Tensor.normal(DType.F32, new Rng(seed), 0, 0.1, rows, cols).label(MemoryCategory.WEIGHTS);
     }

@@ -109,14 +109,4 @@ final class BackendCase {
         for (int d = 0; d < shape.length; d++) e = e * shape[d] + (shape[d] == 1 ? 0 : pos[lead + d]);
         return e;
     }
-
-    /** Device bytes still live (0 when there is no CUDA). */
-    static long deviceLive() {
-        return CudaProbe.status().available() ? CudaAllocator.ledger().liveBytes() : 0;
-    }
-
-    /** Host bytes still live. */
-    static long hostLive() {
-        return Allocator.liveBytes();
-    }
 }

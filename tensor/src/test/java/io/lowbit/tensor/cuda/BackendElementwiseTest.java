@@ -12,6 +12,7 @@ import io.lowbit.tensor.UnaryOp;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import io.lowbit.tensor.testing.NoLeaks;
 
 /** Elementwise ops, copies and dtype conversions on every backend, against their scalar definitions. */
 @org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)

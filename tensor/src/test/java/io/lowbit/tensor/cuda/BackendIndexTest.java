@@ -10,6 +10,7 @@ import io.lowbit.tensor.Tensor;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import io.lowbit.tensor.testing.NoLeaks;
 
 /** indexSelect, gather, scatterAdd and indexAdd on every backend, against reference loops. */
 @org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)

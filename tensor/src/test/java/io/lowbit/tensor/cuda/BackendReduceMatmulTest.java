@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import io.lowbit.tensor.testing.NoLeaks;
 
 /** Reductions, sumTo, softmax and matmul on every backend, against plain reference loops. */
 @org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)

@@ -10,6 +10,7 @@ import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Tensor;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import io.lowbit.tensor.testing.NoLeaks;
 
 /** The device allocator's reuse and counters, and host↔device copies on both transfer paths (GPU only). */
 @org.junit.jupiter.api.extension.ExtendWith(NoLeaks.class)

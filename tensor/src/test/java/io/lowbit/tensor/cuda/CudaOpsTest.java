@@ -10,6 +10,7 @@ import io.lowbit.tensor.Tensor;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import io.lowbit.tensor.testing.NoLeaks;
 
 /**
  * The fused CUDA kernels against plain reference loops written from the papers' equations. They exist

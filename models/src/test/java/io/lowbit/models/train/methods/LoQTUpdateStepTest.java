@@ -22,15 +22,15 @@ import io.lowbit.models.train.MetricsLog;
 import io.lowbit.models.train.TokenDataset;
 import io.lowbit.models.train.TrainConfig;
 import io.lowbit.models.train.Trainer;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,19 +38,8 @@ import org.junit.jupiter.api.Test;
  * layer inside the last backward pass, from its full-gradient hook, gives the same bits as finishing every layer
  * after the pass, and holds only the largest single layer's G at a time.
  */
+@ExtendWith(NoLeaks.class)
 class LoQTUpdateStepTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked: " + Allocator.snapshot());
-    }
-
     private static MethodOptions options() {
         return new MethodOptions(4, 0.5, 3, 1.2, UpdateSchedule.Kind.STATIC, 3, true); // updates at 0 and 3
     }

@@ -17,32 +17,20 @@ import io.lowbit.quant.galore.GaLoreAdamW;
 import io.lowbit.quant.loqt.LoQTLinear;
 import io.lowbit.quant.loqt.UpdateSchedule;
 import io.lowbit.quant.lora.LoRALinear;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Each method on a tiny model through the TrainingMethod seam, with a minimal stand-in for the trainer loop. */
+@ExtendWith(NoLeaks.class)
 class MethodsTrainingTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by MethodsTrainingTest: " + Allocator.snapshot());
-    }
-
     static final int VOCAB = 16, N = 48;
 
     /** A deterministic next-token task: target = (3·id + 1) mod 16, two micro-batches per step. */

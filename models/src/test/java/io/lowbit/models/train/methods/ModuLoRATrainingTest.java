@@ -20,11 +20,11 @@ import io.lowbit.models.train.Trainer;
 import io.lowbit.quant.modulora.LoraConfig;
 import io.lowbit.quant.modulora.ModuLoraLinear;
 import io.lowbit.quant.nn.QuantLinear;
-import io.lowbit.tensor.Allocator;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.testing.NoLeaks;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -32,9 +32,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -43,19 +42,8 @@ import org.junit.jupiter.api.io.TempDir;
  * computes the adapted model, and on a real checkpoint (stories260K) ModuLoRA over a 3-bit GPTQ base closes part of
  * the gap to the float model.
  */
+@ExtendWith(NoLeaks.class)
 class ModuLoRATrainingTest {
-    private static long live;
-
-    @BeforeAll
-    static void start() {
-        live = Allocator.liveBytes();
-    }
-
-    @AfterAll
-    static void noLeak() {
-        assertEquals(live, Allocator.liveBytes(), "off-heap bytes leaked by ModuLoRATrainingTest: " + Allocator.snapshot());
-    }
-
     @TempDir
     Path dir;
 
