@@ -20,7 +20,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "qat", mixinStandardHelpOptions = true,
         description = {"Quantization-aware training of a float checkpoint: --method lr-qat | efficientqat | full-qat; writes a quantized checkpoint.",
-                "Trains on --data (default the built-in corpus) tokenized with the checkpoint's tokenizer.json; validation is the last 5% "
+                "Trains on --data (default the built-in corpus) tokenized with the checkpoint's tokenizer.json; validation is the last 5%% "
                         + "(pretrain's split). Also accepts rtn and gptq (no training) for the same output format."})
 public final class QatCommand implements Callable<Integer> {
     @Option(names = "--method", required = true, description = "lr-qat, efficientqat, full-qat (or rtn, gptq)")

@@ -37,7 +37,7 @@ public final class TrainOptions {
     @Option(names = "--lr", defaultValue = "2e-3", description = "peak learning rate: one value for every method, or per method as "
             + "full=1e-3,loqt=5e-3 (a bare value in the list sets the methods not named) (default ${DEFAULT-VALUE})")
     String lr;
-    @Option(names = "--warmup", description = "warmup steps (default: 10% of --steps)")
+    @Option(names = "--warmup", description = "warmup steps (default: 10%% of --steps)")
     Integer warmup;
     @Option(names = "--min-lr-ratio", defaultValue = "0.1", description = "cosine floor as a fraction of --lr (default ${DEFAULT-VALUE})")
     double minLrRatio;
