@@ -130,12 +130,12 @@ public final class CompareQuantCommand implements Callable<Integer> {
      * linears' size, time.
      */
     static String table(double fpPpl, List<Row> rows, int group) {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-4s %-14s %9s %7s", "bits", "method", "val_ppl", "vs fp"));
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-7s %-14s %9s %7s", "bits", "method", "val_ppl", "vs fp"));
         for (MemoryCategory c : MemoryReport.SHOWN) sb.append(String.format(Locale.ROOT, " %8s", abbrev(c)));
         sb.append(String.format(Locale.ROOT, " %8s %8s %8s %7s%n", "sum MiB", "state", "lin MiB", "time s"));
-        sb.append(String.format(Locale.ROOT, "%-4s %-14s %9.3f %7s%n", "32", "fp32", fpPpl, "1.000"));
+        sb.append(String.format(Locale.ROOT, "%-7s %-14s %9.3f %7s%n", "W32", "fp32", fpPpl, "1.000"));
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "%-4s %-14s %9.3f %7.3f", r.bits() + (group > 0 ? "g" : ""), r.method(), r.ppl(), r.ppl() / fpPpl));
+            sb.append(String.format(Locale.ROOT, "%-7s %-14s %9.3f %7.3f", "W" + r.bits() + (group > 0 ? "g" + group : ""), r.method(), r.ppl(), r.ppl() / fpPpl));
             for (MemoryCategory c : MemoryReport.SHOWN) sb.append(String.format(Locale.ROOT, " %8.2f", r.mem().peak(c) / 1048576.0));
             long state = r.mem().total() - r.mem().peak(MemoryCategory.ACTIVATIONS);
             sb.append(String.format(Locale.ROOT, " %8.2f %8.2f %8.2f %7.1f%n", r.mem().total() / 1048576.0, state / 1048576.0, r.linearBytes() / 1048576.0,
