@@ -9,7 +9,7 @@ import io.lowbit.tensor.Tensor;
  * u_i is the i-th draw of a seeded {@link Rng}. Nothing is saved: backward regenerates the same mask
  * from the stream position forward used, so ∂/∂x = g·mask/(1 − p).
  */
-final class Dropout extends Function {
+public final class Dropout extends Function {
     private final double p;
     private final Rng rng;
     private long start;
@@ -32,6 +32,14 @@ final class Dropout extends Function {
     }
 
     private Tensor masked(Tensor x) {
+        return masked(x, p, rng, start);
+    }
+
+    /**
+     * A new tensor x·mask/(1 − p) with mask_i = [u_{start+i} ≥ p] from {@code rng}'s stream (stream not
+     * advanced): the mask this op applies in forward and backward, for fused ops that regenerate it.
+     */
+    public static Tensor masked(Tensor x, double p, Rng rng, long start) {
         Tensor y = x.copy();
         double keepScale = 1 / (1 - p);
         for (long i = 0, n = y.numel(); i < n; i++)
