@@ -1,15 +1,18 @@
 package io.lowbit.autograd.ops;
 
 import io.lowbit.autograd.Function;
+import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * Inverted dropout (Srivastava et al. 2014): keep element i when u_i ≥ p, scaled by 1/(1 − p), where
  * u_i is the i-th draw of a seeded {@link Rng}. Nothing is saved: backward regenerates the same mask
  * from the stream position forward used, so ∂/∂x = g·mask/(1 − p).
  */
-final class Dropout extends Function {
+public final class Dropout extends Function {
     private final double p;
     private final Rng rng;
     private long start;
@@ -32,8 +35,25 @@ final class Dropout extends Function {
     }
 
     private Tensor masked(Tensor x) {
+        return masked(x, p, rng, start);
+    }
+
+    /**
+     * A new tensor x·mask/(1 − p) with mask_i = [u_{start+i} ≥ p] from {@code rng}'s stream (stream not
+     * advanced): the mask this op applies in forward and backward, for fused ops that regenerate it.
+     */
+    public static Tensor masked(Tensor x, double p, Rng rng, long start) {
         Tensor y = x.copy();
         double keepScale = 1 / (1 - p);
+        if (y.dtype() == DType.F32 && y.isContiguous()) { // the same arithmetic without per-element dtype dispatch
+            MemorySegment s = y.segment();
+            long o = y.byteOffset() / Float.BYTES;
+            for (long i = 0, n = y.numel(); i < n; i++) {
+                float v = s.getAtIndex(ValueLayout.JAVA_FLOAT, o + i);
+                s.setAtIndex(ValueLayout.JAVA_FLOAT, o + i, rng.uniformAt(start + i) >= p ? (float) (v * keepScale) : 0f);
+            }
+            return y;
+        }
         for (long i = 0, n = y.numel(); i < n; i++)
             y.setDouble(i, rng.uniformAt(start + i) >= p ? y.getDouble(i) * keepScale : 0);
         return y;

@@ -10,9 +10,9 @@ import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.testing.NoLeaks;
 import java.util.function.Function;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * The F32 Vector API kernels against the F64 reference path (same inputs, same output gradient) on odd
@@ -121,6 +121,19 @@ class FusedKernelTest {
             compare(in -> F.embedding(in[0], ids), 1e-6, n(d, 3, d));
         }
         compare(in -> F.dropout(in[0], 0.3, new Rng(4), true), 1e-6, n(d, 3, d));
+    }
+
+    @Test
+    void dropoutF32MaskEqualsThePlainLoopExactly() {
+        // the F32 fast path of Dropout.masked against the definition: keep x_i·1/(1 − p) iff u_{start+i} ≥ p
+        double p = 0.3;
+        Rng rng = new Rng(4);
+        try (Tensor x = Tensor.normal(DType.F32, new Rng(5), 0, 1, 7, 33); Tensor y = Dropout.masked(x, p, rng, 11)) {
+            float[] xs = x.toFloatArray(), ys = y.toFloatArray();
+            for (int i = 0; i < xs.length; i++)
+                assertEquals(rng.uniformAt(11 + i) >= p ? (float) (xs[i] * (1 / (1 - p))) : 0f, ys[i], "element " + i);
+            assertEquals(0, rng.position(), "masked does not advance the stream");
+        }
     }
 
     @ParameterizedTest

@@ -1,16 +1,19 @@
 package io.lowbit.quant.modulora;
 
+import io.lowbit.autograd.Function;
 import io.lowbit.autograd.Var;
 import io.lowbit.autograd.nn.Layer;
 import io.lowbit.autograd.nn.Linear;
 import io.lowbit.autograd.nn.Parameter;
-import io.lowbit.autograd.ops.F;
+import io.lowbit.autograd.ops.Dropout;
 import io.lowbit.quant.nn.QuantLinear;
+import io.lowbit.quant.nn.QuantMatmul;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.MemoryScope;
 import io.lowbit.tensor.Rng;
 import io.lowbit.tensor.Tensor;
+import java.util.Arrays;
 
 /**
  * y = x·deq(Q)ᵀ + (α/r)·B·A·dropout(x) (ModuLoRA spec; Hu et al. 2021 eq. 3 over a quantized base):
@@ -85,10 +88,88 @@ public final class ModuLoraLinear extends Layer {
 
     @Override
     public Var forward(Var x) {
-        Var y = base.forward(x);
-        Var h = dropout > 0 ? F.dropout(x, dropout, dropoutRng, isTraining()) : x;
-        Var update = F.linear(F.mul(F.linear(h, loraA), scale), loraB); // (α/r) applied on the rank-r side: one full-width temporary less
-        return F.add(y, update);
+        int in = loraA.size(1);
+        if (x.dim() < 1 || x.size(-1) != in)
+            throw new IllegalArgumentException("ModuLoraLinear input " + Arrays.toString(x.shape()) + " does not end in in_features " + in
+                    + " (lora_A " + Arrays.toString(loraA.shape()) + ", lora_B " + Arrays.toString(loraB.shape()) + ")");
+        return new ModuLoraFn(dropout > 0 && isTraining()).apply(x, loraA, loraB);
+    }
+
+    /**
+     * y = x·deq(Q)ᵀ + (α/r)·(dropout(x)·Aᵀ)·Bᵀ as one autograd node (ModuLoRA spec eq. for the adapted layer; Hu et
+     * al. 2021 eq. 3). It keeps only x (the caller's tensor) and us = (α/r)·dropout(x)·Aᵀ [n, r] for backward,
+     * plus the dropout stream position (the mask is regenerated, as {@link Dropout} does). Composing base,
+     * dropout, linear, mul and add instead left the base output, the B·A product and their sum ([n, out] each)
+     * and the dropped-out input [n, in] alive per layer until the end of the step.
+     *
+     * <p>Backward: dx = dy·deq(Q) (tile by tile into scratch, {@link QuantMatmul#inputGradient}) +
+     * mask⊙((α/r)·(dy·B)·A)/(1 − p); dA = ((α/r)·dy·B)ᵀ·dropout(x); dB = dyᵀ·us; the base gets no gradient.
+     * The operations and their order are those of the composed graph, so results are bit-identical to it.
+     */
+    private final class ModuLoraFn extends Function {
+        private final boolean dropping;
+        private long start; // dropout stream position of this application's mask
+
+        ModuLoraFn(boolean dropping) { this.dropping = dropping; }
+
+        @Override
+        protected Tensor forward(Tensor... in) {
+            Tensor x = in[0], a = in[1], b = in[2];
+            try (MemoryScope sc = MemoryScope.open()) {
+                Tensor y = baseForward(x);
+                Tensor h = x;
+                if (dropping) {
+                    start = dropoutRng.advance(x.numel()); // the stream advances exactly as F.dropout's does
+                    h = Dropout.masked(x, dropout, dropoutRng, start);
+                }
+                Tensor us = h.matmul(a.t()).mul(scale); // (α/r) applied on the rank-r side
+                y.addInPlace(us.matmul(b.t()));
+                saveForBackward(x, sc.keep(us));
+                return sc.keep(y);
+            }
+        }
+
+        @Override
+        protected Tensor[] backward(Tensor g) {
+            Tensor[] out = new Tensor[3];
+            try (MemoryScope sc = MemoryScope.open()) {
+                Tensor x = saved(0), us = saved(1);
+                Tensor g2 = g.reshape(-1, g.size(-1)), us2 = us.reshape(-1, us.size(-1));
+                Tensor gb = g2.matmul(loraB.data()).mul(scale); // ∂L/∂u = (α/r)·dy·B [n, r]
+                if (needsInputGrad(0)) {
+                    Tensor dh = gb.matmul(loraA.data()).reshape(x.shape()); // ∂L/∂dropout(x)
+                    if (dropping) dh = Dropout.masked(dh, dropout, dropoutRng, start);
+                    Tensor dx = baseInputGradient(g, x.dtype());
+                    dx.addInPlace(dh);
+                    out[0] = sc.keep(dx);
+                }
+                if (needsInputGrad(1)) {
+                    Tensor h = dropping ? Dropout.masked(x, dropout, dropoutRng, start) : x;
+                    out[1] = sc.keep(gb.t().matmul(h.reshape(-1, h.size(-1)))); // dA
+                }
+                if (needsInputGrad(2)) out[2] = sc.keep(g2.t().matmul(us2)); // dB
+            }
+            return out;
+        }
+    }
+
+    /** x·deq(Q)ᵀ (fused dequantizing kernels, no dense weight) or x·Wᵀ, as a new tensor of x's dtype. */
+    private Tensor baseForward(Tensor x) {
+        if (base instanceof QuantLinear q) {
+            int[] shape = x.shape();
+            shape[shape.length - 1] = q.outFeatures;
+            return QuantMatmul.withDtype(QuantMatmul.multiply(q.weight(), x, shape), x.dtype());
+        }
+        return x.matmul(((Linear) base).weight().data().t());
+    }
+
+    /** dy·deq(Q) (re-materialized tile by tile into scratch) or dy·W, as a new tensor of dtype {@code dtype}. */
+    private Tensor baseInputGradient(Tensor g, DType dtype) {
+        if (base instanceof QuantLinear q) return QuantMatmul.withDtype(QuantMatmul.inputGradient(q.weight(), g), dtype);
+        Tensor w = ((Linear) base).weight().data();
+        int[] shape = g.shape();
+        shape[shape.length - 1] = w.size(1);
+        return g.reshape(-1, g.size(-1)).matmul(w).reshape(shape);
     }
 
     /**

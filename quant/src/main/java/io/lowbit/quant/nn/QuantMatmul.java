@@ -49,6 +49,14 @@ public final class QuantMatmul extends Function {
     @Override
     protected Tensor[] backward(Tensor g) {
         if (!needsInputGrad(0)) return new Tensor[] {null};
+        return new Tensor[] {withDtype(inputGradient(weight, g), inputType)};
+    }
+
+    /**
+     * dL/dx = dy·deq(W) [..., in] in F32 for dy [..., out], re-materializing W tile by tile into scratch
+     * ({@link TiledMatmul#backwardInput}); also used by fused ops over a quantized base.
+     */
+    public static Tensor inputGradient(QuantizedTensor weight, Tensor g) {
         int[] shape = g.shape();
         shape[shape.length - 1] = weight.cols();
         Tensor gs = Rows.denseF32(g);
@@ -56,14 +64,14 @@ public final class QuantMatmul extends Function {
             int n = Math.toIntExact(gs.numel() / weight.rows());
             Tensor dx = Tensor.empty(DType.F32, shape);
             if (n > 0) TiledMatmul.backwardInput(weight, gs.segment(), gs.offset(), n, dx.segment(), 0); // dL/dx = dy·deq(W)
-            return new Tensor[] {withDtype(dx, inputType)};
+            return dx;
         } finally {
             if (gs != g) gs.close();
         }
     }
 
-    /** y [shape] = x·deq(W)ᵀ in F32 without recording (the forward kernel, also used for inference). */
-    static Tensor multiply(QuantizedTensor weight, Tensor x, int[] outShape) {
+    /** y [shape] = x·deq(W)ᵀ in F32 without recording (the forward kernel, also used for inference and fused ops). */
+    public static Tensor multiply(QuantizedTensor weight, Tensor x, int[] outShape) {
         int cols = weight.cols(), rows = weight.rows();
         Tensor xs = Rows.denseF32(x);
         try {
@@ -85,7 +93,8 @@ public final class QuantMatmul extends Function {
         }
     }
 
-    private static Tensor withDtype(Tensor f32, DType want) {
+    /** {@code f32} as dtype {@code want}: itself, or a converted copy (then {@code f32} is closed). */
+    public static Tensor withDtype(Tensor f32, DType want) {
         if (want == DType.F32) return f32;
         Tensor t = f32.to(want);
         f32.close();

@@ -168,4 +168,118 @@ class ModuLoraTest {
             }
         }
     }
+
+    /** A quantized (RTN 4-bit per channel) or a float base over a random w [out, in]; adapters of {@code dtype}, B random. */
+    private static ModuLoraLinear layer(boolean quantized, DType dtype, double dropout, int out, int in, int r) {
+        try (Tensor w = Tensor.normal(DType.F32, new Rng(3), 0, 0.2, out, in); MemoryScope s = MemoryScope.open()) {
+            LoraConfig cfg = new LoraConfig(r, 2.0 * r * 0.75, dropout, LoraConfig.LLAMA_TARGETS); // α/r = 1.5 (not a power of two)
+            ModuLoraLinear l;
+            if (quantized) {
+                l = new ModuLoraLinear(new QuantLinear(new AffineQuantizer(AffineSpec.perChannel(4, false)).quantize(w)), cfg, new Rng(4), dtype);
+            } else {
+                Linear base = new Linear(in, out, false, new Rng(4), dtype);
+                base.weight().data().copyFrom(w.to(dtype));
+                l = new ModuLoraLinear(base, cfg, new Rng(4));
+            }
+            l.loraB().data().copyFrom(Tensor.normal(dtype, new Rng(5), 0, 0.5, out, r)); // B = 0 would make dL/dA vanish
+            return l;
+        }
+    }
+
+    @Test
+    void inputAndAdapterGradientsMatchFiniteDifferencesOverAFloatBase() {
+        try (ModuLoraLinear l = layer(false, DType.F64, 0.0, 9, 13, 3); Var x = new Var(Tensor.normal(DType.F64, new Rng(6), 0, 1, 2, 5, 13), true);
+             Tensor wts = Tensor.normal(DType.F64, new Rng(7), 0, 1, 2, 5, 9); MemoryScope s = MemoryScope.open()) {
+            Var weights = new Var(wts);
+            GradCheck.assertGradients(in -> F.sum(F.mul(l.forward(in[0]), weights)), x, l.loraA(), l.loraB());
+            x.zeroGrad();
+            l.zeroGrad();
+        }
+    }
+
+    @Test
+    void inputAndAdapterGradientsMatchFiniteDifferencesOverAQuantizedBase() {
+        // the quantized base multiplies in F32 (x is rounded to F32 on its way in): the loss is linear in x, so a
+        // large step h = 1e-2 loses nothing to curvature and F32 rounding stays ~1e-6 of a derivative
+        try (ModuLoraLinear l = layer(true, DType.F64, 0.0, 9, 13, 3); Var x = new Var(Tensor.normal(DType.F64, new Rng(6), 0, 1, 5, 13), true);
+             Tensor wts = Tensor.normal(DType.F64, new Rng(7), 0, 1, 5, 9); MemoryScope s = MemoryScope.open()) {
+            Var weights = new Var(wts);
+            GradCheck.assertGradients(in -> F.sum(F.mul(l.forward(in[0]), weights)), 1e-2, 1e-4, 1e-4, x, l.loraA(), l.loraB());
+            x.zeroGrad();
+            l.zeroGrad();
+        }
+    }
+
+    /** The pre-fusion graph: base, dropout (from {@code rng}), linear, mul, linear, add as separate nodes. */
+    private static Var composed(ModuLoraLinear l, Var x, double p, Rng rng) {
+        Var h = F.dropout(x, p, rng, true);
+        return F.add(l.base().forward(x), F.linear(F.mul(F.linear(h, l.loraA()), l.scale()), l.loraB()));
+    }
+
+    @Test
+    void fusedNodeEqualsTheComposedGraphBitForBitWithDropout() {
+        for (boolean quantized : new boolean[] {true, false}) {
+            try (ModuLoraLinear l = layer(quantized, DType.F32, 0.25, 24, 16, 4); Var x = new Var(Tensor.normal(DType.F32, new Rng(6), 0, 1, 3, 10, 16), true);
+                 Tensor wts = Tensor.normal(DType.F32, new Rng(7), 0, 1, 3, 10, 24)) {
+                Rng ref = new Rng(0);
+                for (int step = 0; step < 2; step++) { // two steps: the second draws from where the first left the stream
+                    ref.seek(0);
+                    long p0 = l.dropoutRng().position();
+                    float[] y0, gx0, ga0, gb0;
+                    try (MemoryScope s = MemoryScope.open()) {
+                        Rng stream = l.dropoutRng();
+                        Var y = composed(l, x, 0.25, stream);
+                        y0 = y.data().toFloatArray();
+                        F.sum(F.mul(y, new Var(wts))).backward();
+                        gx0 = x.grad().toFloatArray(); ga0 = l.loraA().grad().toFloatArray(); gb0 = l.loraB().grad().toFloatArray();
+                    }
+                    long p1 = l.dropoutRng().position();
+                    x.zeroGrad();
+                    l.zeroGrad();
+                    l.dropoutRng().seek(p0);
+                    try (MemoryScope s = MemoryScope.open()) {
+                        Var y = l.forward(x);
+                        assertArrayEquals(y0, y.data().toFloatArray(), (quantized ? "quantized" : "float") + " base: forward");
+                        F.sum(F.mul(y, new Var(wts))).backward();
+                        assertArrayEquals(gx0, x.grad().toFloatArray(), "dx");
+                        assertArrayEquals(ga0, l.loraA().grad().toFloatArray(), "dA");
+                        assertArrayEquals(gb0, l.loraB().grad().toFloatArray(), "dB");
+                    }
+                    assertEquals(p1, l.dropoutRng().position(), "the dropout stream advances as before");
+                    assertEquals(p0 + x.data().numel(), p1);
+                    x.zeroGrad();
+                    l.zeroGrad();
+                }
+                // evaluation mode draws nothing and applies no mask
+                l.eval();
+                long p = l.dropoutRng().position();
+                try (GradMode.Scope _ = GradMode.noGrad(); MemoryScope s = MemoryScope.open()) {
+                    Var plain = F.add(l.base().forward(x), F.linear(F.mul(F.linear(x, l.loraA()), l.scale()), l.loraB()));
+                    assertArrayEquals(plain.data().toFloatArray(), l.forward(x).data().toFloatArray());
+                }
+                assertEquals(p, l.dropoutRng().position());
+            }
+        }
+    }
+
+    @Test
+    void forwardKeepsOnlyTheOutputAndTheRankRProjection() {
+        // activation memory of one training forward: y [n, out] plus us = (α/r)·dropout(x)·Aᵀ [n, r]; x is the
+        // caller's and the dropout mask is regenerated. The composed graph kept the base output, dropout(x),
+        // x·Aᵀ, its scaled copy, the B·A product and the sum.
+        int n = 32, in = 24, out = 40, r = 4;
+        for (boolean quantized : new boolean[] {true, false}) {
+            try (ModuLoraLinear l = layer(quantized, DType.F32, 0.1, out, in, r); Tensor xt = Tensor.normal(DType.F32, new Rng(6), 0, 1, n, in)) {
+                try (MemoryScope s = MemoryScope.open()) {
+                    long before = Allocator.liveBytes(MemoryCategory.ACTIVATIONS);
+                    Var y = l.forward(Var.of(xt));
+                    long kept = Allocator.liveBytes(MemoryCategory.ACTIVATIONS) - before;
+                    assertEquals((long) n * (out + r) * Float.BYTES, kept, (quantized ? "quantized" : "float") + " base: bytes alive after forward");
+                    y.sum().backwardAndRelease();
+                    assertNotNull(l.loraA().grad());
+                    l.zeroGrad();
+                }
+            }
+        }
+    }
 }
