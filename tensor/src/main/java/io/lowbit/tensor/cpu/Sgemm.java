@@ -20,7 +20,7 @@ import java.lang.foreign.ValueLayout;
  * on a busy machine delays only its own share; the price is that every thread packs the whole other operand.
  * Skinny products (m = 1, n = 1 or k = 1) go to {@link Gemv} instead.
  *
- * <p>The block sizes were chosen on a 48 KiB-L1 / 2 MiB-L2 AVX-512 core and can be overridden for tuning on
+ * <p>The block sizes were measured on a 48 KiB-L1 / 1 MiB-L2 AVX-512 core (Zen 5) and can be overridden for tuning on
  * other machines with {@code -Dlowbit.sgemm.kc}, {@code -Dlowbit.sgemm.mc} (a multiple of 12) and
  * {@code -Dlowbit.sgemm.nc} (a multiple of 32).
  */
@@ -29,8 +29,8 @@ public final class Sgemm {
     static final int KC = Integer.getInteger("lowbit.sgemm.kc", 256);
     /** Rows of a packed A block (MC×KC floats = 144 KiB). */
     static final int MC = Integer.getInteger("lowbit.sgemm.mc", 12 * MR);
-    /** Columns of a packed B block: KC×NC floats = 1 MiB, L2-resident while every A panel sweeps it. */
-    static final int NC = Integer.getInteger("lowbit.sgemm.nc", 32 * NR);
+    /** Columns of a packed B block: KC×NC floats = 2 MiB, streamed from L3 (a 1 MiB block did not fit the 1 MiB L2 beside the A block either) so A is packed once per slice up to n = 2048. */
+    static final int NC = Integer.getInteger("lowbit.sgemm.nc", 64 * NR);
     static {
         if (KC < 1 || MC < 1 || NC < 1)
             throw new IllegalArgumentException("lowbit.sgemm.kc/mc/nc must be positive, got " + KC + "/" + MC + "/" + NC);

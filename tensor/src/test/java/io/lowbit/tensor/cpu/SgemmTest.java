@@ -77,8 +77,9 @@ class SgemmTest {
 
     @Test
     void largerThanOneBlockInEveryDimension() {
-        // more than one NC column block, MC row block and KC slice; then the 1000x257x300 shape in every transpose combo
-        check(new Case(700, 2100, 300, false, false, 0.5f, 2f, 7, 3, 2), 3L);
+        // more than one NC column block (NC = 2048; 2 threads split the 4200 columns), MC row block and KC slice;
+        // then the 1000x257x300 shape in every transpose combo
+        check(new Case(700, 4200, 300, false, false, 0.5f, 2f, 7, 3, 2), 3L);
         for (int t = 0; t < 4; t++)
             check(new Case(1000, 257, 300, (t & 1) != 0, (t & 2) != 0, 0.5f, t == 0 ? 0f : 2f, 7, 3, 2 - (t & 1)), 4L + t);
     }
