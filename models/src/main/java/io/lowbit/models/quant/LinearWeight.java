@@ -57,6 +57,10 @@ public sealed interface LinearWeight extends Linear, AutoCloseable {
         @Override
         public void forward(float[] x, int n, float[] y) {
             int rows = rows(), cols = cols();
+            if (n == 1 && x.length == cols && y.length == rows) { // decoding one token: the buffers are the row
+                q.gemv(x, y);
+                return;
+            }
             if (n <= GEMV_MAX_ROWS) {
                 float[] xr = new float[cols], yr = new float[rows];
                 for (int t = 0; t < n; t++) {
