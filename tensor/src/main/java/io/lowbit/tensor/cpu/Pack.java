@@ -6,6 +6,7 @@ import static io.lowbit.tensor.cpu.GemmKernel.NR;
 import static io.lowbit.tensor.cpu.GemmKernel.S;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -91,16 +92,34 @@ final class Pack {
         }
     }
 
+    /** Per-thread staging rows for {@link #transpose}, grown on demand. */
+    private static final ThreadLocal<float[]> ROWS = ThreadLocal.withInitial(() -> new float[0]);
+
     /**
-     * Panel whose source rows r &lt; w are contiguous along p (row r at src + r·ld): each row is read in order
-     * and its values written down the panel, {@code width} floats apart; rows w ≤ r &lt; width are zero. Plain
-     * scalar copies: on this project's AMD core they beat a 16-lane scatter store (0.23 against 0.31 ns per
-     * float packing a 2048×256 A, one thread).
+     * Panel whose source rows r &lt; w are contiguous along p (row r at src + r·ld); rows w ≤ r &lt; width
+     * are zero. A full MR-row panel of A (the common case) is first copied whole into a staging array
+     * (MR bulk copies that stream the source) and then written p by p in an unrolled loop, so the panel
+     * fills sequentially. Other panels read each row in order and write its values down the panel,
+     * {@code width} floats apart, in plain scalar copies: on this project's Zen 5 core those beat a 16-lane
+     * scatter store, and for the 32-wide B panels they beat staging too (2048×256×2048 NT: 186 against 177
+     * GFLOP/s); for A panels staging wins (packing a 1024×1024 A: 6 % of the product against 7 %).
      */
     private static void transpose(MemorySegment s, long src, int ld, int w, int kc, float[] dst, int d, int width) {
+        if (w == MR && width == MR) {
+            float[] t = ROWS.get();
+            if (t.length < MR * kc) ROWS.set(t = new float[MR * kc]);
+            for (int r = 0; r < MR; r++)
+                MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, (src + (long) r * ld) * Float.BYTES, t, r * kc, kc);
+            for (int p = 0, o = d; p < kc; p++, o += MR) {
+                dst[o] = t[p]; dst[o + 1] = t[kc + p]; dst[o + 2] = t[2 * kc + p]; dst[o + 3] = t[3 * kc + p];
+                dst[o + 4] = t[4 * kc + p]; dst[o + 5] = t[5 * kc + p]; dst[o + 6] = t[6 * kc + p]; dst[o + 7] = t[7 * kc + p];
+                dst[o + 8] = t[8 * kc + p]; dst[o + 9] = t[9 * kc + p]; dst[o + 10] = t[10 * kc + p]; dst[o + 11] = t[11 * kc + p];
+            }
+            return;
+        }
         for (int r = 0; r < w; r++) {
             long row = src + (long) r * ld;
-            for (int p = 0; p < kc; p++) dst[d + p * width + r] = s.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, row + p);
+            for (int p = 0; p < kc; p++) dst[d + p * width + r] = s.getAtIndex(ValueLayout.JAVA_FLOAT, row + p);
         }
         for (int r = w; r < width; r++)
             for (int p = 0; p < kc; p++) dst[d + p * width + r] = 0f;
