@@ -38,6 +38,9 @@ class KernelsTest {
         // several table groups per row on the lookup path (group = a multiple of the 2-/3-bit step)
         m.put("rtn2-g64-asym", w -> new AffineQuantizer(AffineSpec.perGroup(2, false, 64)).quantize(w));
         m.put("rtn3-g128-asym", w -> new AffineQuantizer(AffineSpec.perGroup(3, false, 128)).quantize(w));
+        // the wide 4-bit loop (128-code units): one group per unit (bulk-copied parameters), and two units per group
+        m.put("rtn4-g128-asym", w -> new AffineQuantizer(AffineSpec.perGroup(4, false, 128)).quantize(w));
+        m.put("rtn4-g256-sym", w -> new AffineQuantizer(AffineSpec.perGroup(4, true, 256)).quantize(w));
         m.put("rtn4-tensor-sym", w -> new AffineQuantizer(AffineSpec.perTensor(4, true)).quantize(w));
         m.put("rtn4-g5-asym", w -> new AffineQuantizer(AffineSpec.perGroup(4, false, 5)).quantize(w)); // groups not 8-aligned
         m.put("nf4-dq", w -> new Nf4Quantizer().quantize(w));
@@ -53,7 +56,7 @@ class KernelsTest {
 
     @Test
     void fusedGemvEqualsDequantizeThenMatvecOnOddShapes() {
-        int[] colsList = java.util.stream.IntStream.concat(Arrays.stream(Fixtures.ODD), IntStream.of(64, 96, 160, 384)).toArray(); // 64k: NF4 lookup path, rows starting mid-block; 384: 3 groups of 128
+        int[] colsList = java.util.stream.IntStream.concat(Arrays.stream(Fixtures.ODD), IntStream.of(64, 96, 160, 384, 512)).toArray(); // 64k: NF4 lookup path (whole 64-blocks per row: one block per iteration), rows starting mid-block; 384: 3 groups of 128; 512: wide 4-bit loop with g128 and g256
         for (int rows : new int[] {1, 7, 33})
             for (int cols : colsList)
                 try (Tensor w = Fixtures.weight(rows * 1000L + cols, rows, cols)) {

@@ -118,9 +118,10 @@ public final class Nf4Tensor extends ComponentTensor {
         }
         MemorySegment q = absmaxQ.segment(), sc = absmaxScale.segment();
         float mean = absmaxMean.segment().getAtIndex(ValueLayout.JAVA_FLOAT, 0);
-        for (int i = 0; i < count; i++) {
-            int b = b0 + i;
-            out[i] = Math.max(0f, mean + q.get(ValueLayout.JAVA_BYTE, b) * sc.getAtIndex(ValueLayout.JAVA_FLOAT, b / dqBlockSize));
+        for (int i = 0; i < count; ) { // one second-level block at a time: its scale is read once
+            int d = (b0 + i) / dqBlockSize, end = (int) Math.min(count, (long) (d + 1) * dqBlockSize - b0);
+            float s = sc.getAtIndex(ValueLayout.JAVA_FLOAT, d);
+            for (; i < end; i++) out[i] = Math.max(0f, mean + q.get(ValueLayout.JAVA_BYTE, b0 + i) * s);
         }
     }
 

@@ -121,6 +121,11 @@ public final class AffineQuantizedTensor extends ComponentTensor {
     /** The packed codes' bytes. */
     public MemorySegment codeSegment() { return qweight.segment(); }
 
+    /** The scales' storage, F32 [scaleRows, numGroups] (row {@link #scaleRow}(r) serves weight row r). */
+    public MemorySegment scaleSegment() { return scales.segment(); }
+    /** The zero points' storage, U8 [scaleRows, numGroups]; null for symmetric grids (z = 2^(bits−1)). */
+    public MemorySegment zeroSegment() { return zeros == null ? null : zeros.segment(); }
+
     /** Scale row used by weight row {@code r}. */
     public int scaleRow(int r) { return scaleRows == 1 ? 0 : r; }
 
