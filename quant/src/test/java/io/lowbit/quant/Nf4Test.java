@@ -106,4 +106,17 @@ class Nf4Test {
             assertTrue(Math.sqrt(err / ref) < 0.02, "double quantization changes the weights by " + Math.sqrt(err / ref));
         }
     }
+
+    @Test
+    void rangeDecodeOfDoubleQuantizedAbsmaxEqualsOneAtATimeBitExactly() {
+        // 4096 blocks = 16 second-level blocks; ranges start mid-block and end past vector multiples
+        try (Tensor t = Fixtures.weight(23, 256, 1024); Nf4Tensor dq = new Nf4Quantizer().quantize(t)) {
+            for (int[] range : new int[][] {{0, 4096}, {1, 300}, {250, 17}, {255, 2}, {511, 1030}, {4000, 96}}) {
+                float[] out = new float[range[1]];
+                dq.absmax(range[0], range[1], out);
+                for (int i = 0; i < range[1]; i++)
+                    assertEquals(Float.floatToIntBits(dq.absmax(range[0] + i)), Float.floatToIntBits(out[i]), "block " + (range[0] + i));
+            }
+        }
+    }
 }

@@ -172,7 +172,8 @@ final class LutKernels {
         int units = w.cols() / WIDE4, perGroup = w.groupCols() / WIDE4, ng = w.numGroups();
         long base = (long) r * w.rowBytes(), sg = (long) w.scaleRow(r) * ng;
         // each unit's scale and zero point, copied before the loop (bulk copies when a unit is a group): the
-        // loop then indexes plain arrays by u; reading the segments inside it ran 2.5x slower
+        // loop then indexes plain arrays by u; reading the segments inside it ran 2.3x slower (6.4 against
+        // 2.8 ms on 4096x11008: C2 then boxes the vectors)
         Scratch sc = SCRATCH.get();
         if (sc.s.length < units) SCRATCH.set(sc = new Scratch(units));
         float[] su = sc.s;

@@ -10,6 +10,12 @@ import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -99,6 +105,10 @@ public final class Nf4Tensor extends ComponentTensor {
     /** The packed 4-bit codes. */
     public MemorySegment codeSegment() { return qweight.segment(); }
 
+    private static final VectorSpecies<Float> DQ_FLOATS = FloatVector.SPECIES_PREFERRED;
+    private static final int DQ_LANES = DQ_FLOATS.length();
+    private static final VectorSpecies<Byte> DQ_BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, DQ_LANES * 8)));
+
     /** The (decoded) absmax of block {@code b}. */
     public float absmax(int b) {
         if (!doubleQuant) return absmax.segment().getAtIndex(ValueLayout.JAVA_FLOAT, b);
@@ -121,6 +131,9 @@ public final class Nf4Tensor extends ComponentTensor {
         for (int i = 0; i < count; ) { // one second-level block at a time: its scale is read once
             int d = (b0 + i) / dqBlockSize, end = (int) Math.min(count, (long) (d + 1) * dqBlockSize - b0);
             float s = sc.getAtIndex(ValueLayout.JAVA_FLOAT, d);
+            for (; i + DQ_LANES <= end; i += DQ_LANES) // the same arithmetic, DQ_LANES blocks at a time
+                ((FloatVector) ByteVector.fromMemorySegment(DQ_BYTES, q, b0 + i, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, DQ_FLOATS, 0))
+                        .mul(s).add(mean).max(0f).intoArray(out, i);
             for (; i < end; i++) out[i] = Math.max(0f, mean + q.get(ValueLayout.JAVA_BYTE, b0 + i) * s);
         }
     }
