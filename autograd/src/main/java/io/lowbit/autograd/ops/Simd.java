@@ -41,23 +41,20 @@ final class Simd {
         return one.div(exp(x.neg()).add(one));
     }
 
-    // for shift = L/2, L/4, ..., 1: lane i reads lane (i + shift) mod L
-    private static final VectorShuffle<Float>[] FOLDS = folds();
+    // FOLDk: lane i reads lane (i + k) mod L; static final fields (C2 folds them, not array elements), null when k ≥ L
+    private static final VectorShuffle<Float> FOLD8 = fold(8), FOLD4 = fold(4), FOLD2 = fold(2), FOLD1 = fold(1);
 
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] folds() {
-        int levels = Integer.numberOfTrailingZeros(S.length());
-        VectorShuffle<Float>[] f = new VectorShuffle[levels];
-        for (int l = 0, shift = S.length() / 2; l < levels; l++, shift /= 2) {
-            int sh = shift;
-            f[l] = VectorShuffle.fromOp(S, i -> (i + sh) % S.length());
-        }
-        return f;
+    private static VectorShuffle<Float> fold(int k) {
+        return k < S.length() ? VectorShuffle.fromOp(S, i -> (i + k) % S.length()) : null;
     }
 
     /** Sum of the lanes by a fixed pairwise tree (halves, quarters, ...), unlike reduceLanes' unspecified order. */
     static float sum(FloatVector v) {
-        for (VectorShuffle<Float> f : FOLDS) v = v.add(v.rearrange(f));
+        if (S.length() > 16) throw new IllegalStateException("lane sum written for at most 16 lanes, this machine has " + S.length());
+        if (FOLD8 != null) v = v.add(v.rearrange(FOLD8));
+        if (FOLD4 != null) v = v.add(v.rearrange(FOLD4));
+        if (FOLD2 != null) v = v.add(v.rearrange(FOLD2));
+        if (FOLD1 != null) v = v.add(v.rearrange(FOLD1));
         return v.lane(0);
     }
 

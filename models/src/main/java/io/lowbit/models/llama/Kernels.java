@@ -21,14 +21,11 @@ public final class Kernels {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
-    /** ROTATE[k] moves lane i + k to lane i (wrapping), for the pairwise lane sum. */
-    private static final VectorShuffle<Float>[] ROTATE = rotations();
+    /** ROTk moves lane i + k to lane i (wrapping), for the pairwise lane sum; static final so C2 folds them (null when k ≥ lanes). */
+    private static final VectorShuffle<Float> ROT8 = rot(8), ROT4 = rot(4), ROT2 = rot(2), ROT1 = rot(1);
 
-    @SuppressWarnings({"unchecked", "rawtypes"})
-    private static VectorShuffle<Float>[] rotations() {
-        VectorShuffle<Float>[] r = new VectorShuffle[S.length()];
-        for (int k = 1; k < S.length(); k *= 2) r[k] = VectorShuffle.iota(S, k, 1, true);
-        return r;
+    private static VectorShuffle<Float> rot(int k) {
+        return k < S.length() ? VectorShuffle.iota(S, k, 1, true) : null;
     }
 
     /**
@@ -37,7 +34,11 @@ public final class Kernels {
      * depend on warm-up; these explicit rotations and adds give the same bits in every mode.
      */
     static float sum(FloatVector v) {
-        for (int k = S.length() / 2; k >= 1; k /= 2) v = v.add(v.rearrange(ROTATE[k]));
+        if (S.length() > 16) throw new IllegalStateException("lane sum written for at most 16 lanes, this machine has " + S.length());
+        if (ROT8 != null) v = v.add(v.rearrange(ROT8));
+        if (ROT4 != null) v = v.add(v.rearrange(ROT4));
+        if (ROT2 != null) v = v.add(v.rearrange(ROT2));
+        if (ROT1 != null) v = v.add(v.rearrange(ROT1));
         return v.lane(0);
     }
 
