@@ -81,6 +81,72 @@ public final class Gemv {
         return s;
     }
 
+    /**
+     * Four rows at once: out[outOff + q·outStride] = {@link #dot}(w, wOff + q·ld, x, xOff, n) for q &lt; 4,
+     * bit for bit (each row keeps dot's two accumulators, its pairwise lane tree and its scalar tail), but
+     * the rows share every load of x and their four lane trees run packed in the same vectors: 8 permutes
+     * and 5 adds instead of 16 and 16. For short, cache-resident rows (the small models' matrices), where
+     * the lane sum costs as much as the products; long rows stream faster one at a time (see the class
+     * comment).
+     */
+    public static void dot4(MemorySegment w, long wOff, long ld, float[] x, int xOff, int n, float[] out, int outOff, int outStride) {
+        long b0 = wOff * Float.BYTES, b1 = b0 + ld * Float.BYTES, b2 = b1 + ld * Float.BYTES, b3 = b2 + ld * Float.BYTES;
+        FloatVector z = FloatVector.zero(S);
+        FloatVector a0 = z, a1 = z, b0a = z, b1a = z, c0 = z, c1 = z, d0 = z, d1 = z;
+        int c = 0;
+        for (; c + 2 * L <= n; c += 2 * L) {
+            long o = (long) c * Float.BYTES, o2 = o + (long) L * Float.BYTES;
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + c), x1 = FloatVector.fromArray(S, x, xOff + c + L);
+            a0 = FloatVector.fromMemorySegment(S, w, b0 + o, NATIVE).fma(x0, a0);
+            a1 = FloatVector.fromMemorySegment(S, w, b0 + o2, NATIVE).fma(x1, a1);
+            b0a = FloatVector.fromMemorySegment(S, w, b1 + o, NATIVE).fma(x0, b0a);
+            b1a = FloatVector.fromMemorySegment(S, w, b1 + o2, NATIVE).fma(x1, b1a);
+            c0 = FloatVector.fromMemorySegment(S, w, b2 + o, NATIVE).fma(x0, c0);
+            c1 = FloatVector.fromMemorySegment(S, w, b2 + o2, NATIVE).fma(x1, c1);
+            d0 = FloatVector.fromMemorySegment(S, w, b3 + o, NATIVE).fma(x0, d0);
+            d1 = FloatVector.fromMemorySegment(S, w, b3 + o2, NATIVE).fma(x1, d1);
+        }
+        if (c + L <= n) {
+            long o = (long) c * Float.BYTES;
+            FloatVector x0 = FloatVector.fromArray(S, x, xOff + c);
+            a0 = FloatVector.fromMemorySegment(S, w, b0 + o, NATIVE).fma(x0, a0);
+            b0a = FloatVector.fromMemorySegment(S, w, b1 + o, NATIVE).fma(x0, b0a);
+            c0 = FloatVector.fromMemorySegment(S, w, b2 + o, NATIVE).fma(x0, c0);
+            d0 = FloatVector.fromMemorySegment(S, w, b3 + o, NATIVE).fma(x0, d0);
+            c += L;
+        }
+        FloatVector va = a0.add(a1), vb = b0a.add(b1a), vc = c0.add(c1), vd = d0.add(d1);
+        // dot's tree per row: w_j = v_j + v_(j+8), x_j = w_j + w_(j+4), y_j = x_j + x_(j+2), sum = y_0 + y_1
+        FloatVector wab = va.rearrange(LO8, vb).add(va.rearrange(HI8, vb)); // [w^a_0..7 | w^b_0..7]
+        FloatVector wcd = vc.rearrange(LO8, vd).add(vc.rearrange(HI8, vd));
+        FloatVector xq = wab.rearrange(LO4, wcd).add(wab.rearrange(HI4, wcd)); // [x^a_0..3 | x^b | x^c | x^d]
+        FloatVector yq = xq.rearrange(LO2).add(xq.rearrange(HI2)); // [y^a_0, y^a_1, y^b_0, y^b_1, ...]
+        FloatVector sq = yq.rearrange(LO1).add(yq.rearrange(HI1)); // [s^a, s^b, s^c, s^d, ...]
+        float sa = sq.lane(0), sb = sq.lane(1), sc = sq.lane(2), sd = sq.lane(3);
+        for (; c < n; c++) {
+            long o = (long) c * Float.BYTES;
+            float xc = x[xOff + c];
+            sa += w.get(F, b0 + o) * xc;
+            sb += w.get(F, b1 + o) * xc;
+            sc += w.get(F, b2 + o) * xc;
+            sd += w.get(F, b3 + o) * xc;
+        }
+        out[outOff] = sa;
+        out[outOff + outStride] = sb;
+        out[outOff + 2 * outStride] = sc;
+        out[outOff + 3 * outStride] = sd;
+    }
+
+    // the packing shuffles of dot4's lane trees; an index of L + i takes lane i of the second vector
+    private static final VectorShuffle<Float> LO8 = VectorShuffle.fromOp(S, i -> i < 8 ? i : L + i - 8);
+    private static final VectorShuffle<Float> HI8 = VectorShuffle.fromOp(S, i -> i < 8 ? i + 8 : L + i);
+    private static final VectorShuffle<Float> LO4 = VectorShuffle.fromOp(S, i -> (i < 8 ? 0 : L) + (i % 8 / 4) * 8 + i % 4);
+    private static final VectorShuffle<Float> HI4 = VectorShuffle.fromOp(S, i -> (i < 8 ? 0 : L) + (i % 8 / 4) * 8 + i % 4 + 4);
+    private static final VectorShuffle<Float> LO2 = VectorShuffle.fromOp(S, i -> i < 8 ? (i / 2) * 4 + i % 2 : 0);
+    private static final VectorShuffle<Float> HI2 = VectorShuffle.fromOp(S, i -> i < 8 ? (i / 2) * 4 + i % 2 + 2 : 0);
+    private static final VectorShuffle<Float> LO1 = VectorShuffle.fromOp(S, i -> i < 4 ? 2 * i : 0);
+    private static final VectorShuffle<Float> HI1 = VectorShuffle.fromOp(S, i -> i < 4 ? 2 * i + 1 : 0);
+
     /** ROTk moves lane i + k to lane i (wrapping): the steps of the pairwise lane sum, as constants. */
     private static final VectorShuffle<Float> ROT8 = VectorShuffle.iota(S, 8, 1, true), ROT4 = VectorShuffle.iota(S, 4, 1, true),
             ROT2 = VectorShuffle.iota(S, 2, 1, true), ROT1 = VectorShuffle.iota(S, 1, 1, true);

@@ -29,6 +29,25 @@ class GemvTest {
     }
 
     @Test
+    void dot4GivesEachRowDotsBits() {
+        // dot4 packs four rows' lane trees into shared vectors: every row must still equal dot exactly
+        for (int n : SIZES) {
+            Rng r = new Rng(100 + n);
+            int ld = n + 3;
+            float[] w = new float[7 + 4 * ld], x = new float[n + 2];
+            for (int i = 0; i < w.length; i++) w[i] = (float) r.nextGaussian();
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            try (Tensor t = Tensor.of(w, w.length)) {
+                float[] out = new float[1 + 4 * 3];
+                Gemv.dot4(t.segment(), 7, ld, x, 2, n, out, 1, 3);
+                for (int q = 0; q < 4; q++)
+                    assertEquals(Float.floatToIntBits(Gemv.dot(t.segment(), 7 + (long) q * ld, x, 2, n)), Float.floatToIntBits(out[1 + 3 * q]),
+                            "n=" + n + " row " + q);
+            }
+        }
+    }
+
+    @Test
     void gemvRowsDoNotDependOnTheThreadSplit() {
         // a row's value comes from dot alone: 1 and 2 threads give the same bits
         int threads = Parallel.threads();
