@@ -18,7 +18,8 @@ import java.util.Arrays;
  *
  * <p>{@link #dot} is the project's one GEMV inner loop: SGEMM's m = 1 / n = 1 path, {@link Fused#gemv} and
  * the decoders ({@code models.llama.LlamaModel}, dense {@code LinearWeight}) all compute y[r] = W[r, :]·x
- * with it, one row at a time. Measured on this project's machine (one thread, best of 40): on a
+ * with it, one row at a time; {@link #dot4} gives the same bits four rows at a time for small,
+ * cache-resident matrices, where the per-row lane sum is what costs. Measured on this project's machine (one thread, best of 40): on a
  * 32000×288 LM head, which streams from memory, one row at a time with two accumulators moved the
  * matrix 2–3.5× faster than four rows sharing each load of x (985–1870 µs against 3530–3650 µs); on
  * L2-resident 288×288, 768×288 and 288×768 matrices the two were within ±12%.
