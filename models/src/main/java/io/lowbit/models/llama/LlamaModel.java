@@ -362,7 +362,7 @@ public final class LlamaModel implements AutoCloseable {
             this.pos0 = pos0;
             this.scale = (float) (1.0 / Math.sqrt(headDim)); // 1/√d_h (Vaswani et al. 2017, eq. 1)
             long work = 2L * n * (pos0 + n) * headDim; // per head: scores plus the weighted sum of values
-            team.range(heads, Math.max(1, 65536 / Math.max(1, work)), this);
+            team.range(heads, Math.max(1, 8192 / Math.max(1, work)), this);
         }
 
         @Override
