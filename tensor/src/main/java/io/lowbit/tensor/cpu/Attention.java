@@ -163,8 +163,8 @@ final class Attention {
                 a2 = FloatVector.fromMemorySegment(F, sk, k2 + 4L * d, Elementwise.LE).fma(q, a2);
                 a3 = FloatVector.fromMemorySegment(F, sk, k3 + 4L * d, Elementwise.LE).fma(q, a3);
             }
-            float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-            float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+            float s0 = Lanes.sum(a0), s1 = Lanes.sum(a1);
+            float s2 = Lanes.sum(a2), s3 = Lanes.sum(a3);
             for (; d < hd; d++) {
                 float q = sq.get(FL, qb + 4L * d);
                 s0 = Math.fma(q, sk.get(FL, k0 + 4L * d), s0);

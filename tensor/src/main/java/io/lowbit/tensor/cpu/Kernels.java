@@ -40,7 +40,7 @@ final class Kernels {
         for (int bound = n - step; j <= bound; j += step)
             acc0 = FloatVector.fromMemorySegment(F, a, ab + 4L * j, Elementwise.LE)
                     .fma(FloatVector.fromMemorySegment(F, b, bb + 4L * j, Elementwise.LE), acc0);
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc0.add(acc1));
         for (; j < n; j++) s = Math.fma(a.get(FL, ab + 4L * j), b.get(FL, bb + 4L * j), s);
         return s;
     }
@@ -69,7 +69,7 @@ final class Kernels {
             e.intoArray(a, j);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; j < n; j++) {
             a[j] = (float) Math.exp(a[j] - shift);
             sum += a[j];

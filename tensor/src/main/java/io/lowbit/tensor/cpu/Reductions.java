@@ -149,7 +149,7 @@ final class Reductions {
                 acc = acc.add(FloatVector.fromMemorySegment(F, s, byteBase + 4L * j, Elementwise.LE));
                 acc2 = acc2.add(FloatVector.fromMemorySegment(F, s, byteBase + 4L * (j + step), Elementwise.LE));
             }
-            sum += acc.add(acc2).reduceLanes(VectorOperators.ADD);
+            sum += Lanes.sum(acc.add(acc2));
         }
         for (; j < len; j++) sum += s.get(ValueLayout.JAVA_FLOAT, byteBase + 4L * j);
         return sum;
@@ -342,7 +342,7 @@ final class Reductions {
             acc = acc.add(e);
             if (!log) e.intoMemorySegment(o, b + 4L * j, LE);
         }
-        sum += acc.reduceLanes(VectorOperators.ADD);
+        sum += Lanes.sum(acc);
         for (; j < len; j++) {
             float e = (float) Math.exp(s.get(ValueLayout.JAVA_FLOAT, b + 4L * j) - m);
             sum += e;

@@ -62,7 +62,7 @@ final class RmsNorm {
             FloatVector v = FloatVector.fromMemorySegment(F, s, b + 4L * j, Elementwise.LE);
             acc = v.fma(v, acc);
         }
-        double sum = acc.reduceLanes(VectorOperators.ADD);
+        double sum = Lanes.sum(acc);
         for (; j < n; j++) {
             double v = s.get(FL, b + 4L * j);
             sum += v * v;
