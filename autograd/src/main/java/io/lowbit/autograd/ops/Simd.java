@@ -3,10 +3,10 @@ package io.lowbit.autograd.ops;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import io.lowbit.tensor.cpu.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -41,21 +41,9 @@ final class Simd {
         return one.div(exp(x.neg()).add(one));
     }
 
-    // FOLDk: lane i reads lane (i + k) mod L; static final fields (C2 folds them, not array elements), null when k ≥ L
-    private static final VectorShuffle<Float> FOLD8 = fold(8), FOLD4 = fold(4), FOLD2 = fold(2), FOLD1 = fold(1);
-
-    private static VectorShuffle<Float> fold(int k) {
-        return k < S.length() ? VectorShuffle.fromOp(S, i -> (i + k) % S.length()) : null;
-    }
-
     /** Sum of the lanes by a fixed pairwise tree (halves, quarters, ...), unlike reduceLanes' unspecified order. */
     static float sum(FloatVector v) {
-        if (S.length() > 16) throw new IllegalStateException("lane sum written for at most 16 lanes, this machine has " + S.length());
-        if (FOLD8 != null) v = v.add(v.rearrange(FOLD8));
-        if (FOLD4 != null) v = v.add(v.rearrange(FOLD4));
-        if (FOLD2 != null) v = v.add(v.rearrange(FOLD2));
-        if (FOLD1 != null) v = v.add(v.rearrange(FOLD1));
-        return v.lane(0);
+        return Lanes.sum(v);
     }
 
     private static final float LOG2E = 1.44269504088896341f;

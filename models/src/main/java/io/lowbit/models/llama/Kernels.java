@@ -1,8 +1,8 @@
 package io.lowbit.models.llama;
 
+import io.lowbit.tensor.cpu.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -21,25 +21,13 @@ public final class Kernels {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
-    /** ROTk moves lane i + k to lane i (wrapping), for the pairwise lane sum; static final so C2 folds them (null when k ≥ lanes). */
-    private static final VectorShuffle<Float> ROT8 = rot(8), ROT4 = rot(4), ROT2 = rot(2), ROT1 = rot(1);
-
-    private static VectorShuffle<Float> rot(int k) {
-        return k < S.length() ? VectorShuffle.iota(S, k, 1, true) : null;
-    }
-
     /**
-     * Lane sum by a fixed pairwise tree (halves, quarters, ...). {@code reduceLanes(ADD)} leaves the order
-     * unspecified, and its JIT-compiled and interpreted forms differ in the last bit, which would make results
-     * depend on warm-up; these explicit rotations and adds give the same bits in every mode.
+     * Lane sum by a fixed pairwise tree (halves, quarters, ...), {@link Lanes#sum}: {@code reduceLanes(ADD)}
+     * leaves the order unspecified, and its JIT-compiled and interpreted forms differ in the last bit, which
+     * would make results depend on warm-up.
      */
     static float sum(FloatVector v) {
-        if (S.length() > 16) throw new IllegalStateException("lane sum written for at most 16 lanes, this machine has " + S.length());
-        if (ROT8 != null) v = v.add(v.rearrange(ROT8));
-        if (ROT4 != null) v = v.add(v.rearrange(ROT4));
-        if (ROT2 != null) v = v.add(v.rearrange(ROT2));
-        if (ROT1 != null) v = v.add(v.rearrange(ROT1));
-        return v.lane(0);
+        return Lanes.sum(v);
     }
 
     /** Σ_i a[aOff + i]·b[bOff + i] for i &lt; n, both on the heap (attention scores). */
