@@ -37,9 +37,7 @@ public final class AffineKernels {
         int cols = w.cols(), ng = w.numGroups();
         if (LutKernels.eligible(w)) {
             float[][] xp = w.bits() == 8 ? null : LutKernels.split(x, LutKernels.phases(w.bits())); // 8-bit reads x directly
-            Parallel.range(w.rows(), 64, (lo, hi) -> {
-                for (int r = (int) lo; r < hi; r++) y[r] = LutKernels.affineRow(w, r, x, xp);
-            });
+            Parallel.range(w.rows(), 64, (lo, hi) -> LutKernels.affineRows(w, (int) lo, (int) hi, x, xp, y));
             return;
         }
         if (vectorizable(w)) {

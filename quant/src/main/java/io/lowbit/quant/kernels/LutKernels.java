@@ -85,8 +85,14 @@ final class LutKernels {
         return USABLE && (b == 2 || b == 3 || b == 4 || b == 8) && !w.hasGroupIndex() && (w.numGroups() == 1 || w.groupCols() % step(b) == 0);
     }
 
-    /** Row r of an affine GEMV (requires {@link #eligible}); xp = {@link #split}(x, phases(bits)). */
-    static float affineRow(AffineQuantizedTensor w, int r, float[] x, float[][] xp) {
+    /** y[r] for rows lo ≤ r &lt; hi of an affine GEMV (requires {@link #eligible}); xp = {@link #split}(x, phases(bits)). */
+    static void affineRows(AffineQuantizedTensor w, int lo, int hi, float[] x, float[][] xp, float[] y) {
+        Scratch sc = w.bits() == 4 && wide4(w) ? new Scratch(w.cols() / WIDE4) : null;
+        for (int r = lo; r < hi; r++) y[r] = sc != null ? affineRow4Wide(w, r, xp[0], xp[1], sc) : affineRow(w, r, x, xp);
+    }
+
+    /** Row r of an affine GEMV outside the wide 4-bit loop. */
+    private static float affineRow(AffineQuantizedTensor w, int r, float[] x, float[][] xp) {
         // one copy of the loop per width, with constant shifts and masks: a vector chosen by a branch
         // inside the loop would be merged from two paths, which the JIT cannot keep in registers
         return switch (w.bits()) {
@@ -100,12 +106,7 @@ final class LutKernels {
     /** Codes per iteration of the wide 4-bit loops: four 32-code steps under one table. */
     static final int WIDE4 = 128;
 
-    /**
-     * The wide 4-bit loop applies: 16-lane vectors, and every 128-code unit of a row inside one group (whole
-     * rows of 128-multiples, groups of 128-multiples or one group per row).
-     */
-    // the wide loops run only on 16-lane machines and name their species as constants (as JDK 25's C2 compiled
-    // them without boxing; through the SPECIES_PREFERRED-derived constants above the same loop ran 2.5x slower)
+    // the wide loops run only where vectors have 16 float lanes, so they name the 512-bit species directly
     private static final VectorSpecies<Float> F16 = FloatVector.SPECIES_512;
     private static final FloatVector IOTA16 = FloatVector.fromArray(F16, new float[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 0);
     private static final FloatVector LEVELS16 = FloatVector.fromArray(F16, Nf4.levels(), 0);
@@ -115,8 +116,11 @@ final class LutKernels {
         return (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, codes, off, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2I, IntVector.SPECIES_512, 0);
     }
 
-    /** Per-thread scratch for {@link #affineRow4Wide}: the scale and the zero point of every unit of a row. */
-    private static final class Scratch {
+    /**
+     * Per-row scratch of the wide loops, one per run of rows: a float per unit (a 128-code unit's scale, or a
+     * 64-code NF4 block's absmax) and a byte per unit (the unit's zero point).
+     */
+    static final class Scratch {
         final float[] s;
         final byte[] z;
 
@@ -126,14 +130,15 @@ final class LutKernels {
         }
     }
 
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(() -> new Scratch(0));
-
+    /**
+     * The wide 4-bit loop applies: 16-lane vectors, and every 128-code unit of a row inside one group (whole
+     * rows of 128-multiples, groups of 128-multiples or one group per row).
+     */
     private static boolean wide4(AffineQuantizedTensor w) {
         return L == 16 && w.cols() % WIDE4 == 0 && w.groupCols() % WIDE4 == 0;
     }
 
     private static float affineRow4(AffineQuantizedTensor w, int r, float[] x, float[][] xp) {
-        if (wide4(w)) return affineRow4Wide(w, r, xp[0], xp[1]);
         MemorySegment codes = w.codeSegment();
         int cols = w.cols(), gc = w.groupCols(), ng = w.numGroups(), step = 2 * L;
         boolean two = 16 > L;
@@ -167,15 +172,13 @@ final class LutKernels {
      * accessors, cost more than the decoding); the loop body is hand-unrolled and holds exactly one table:
      * a second table in the same iteration (two 64-code groups) made C2 box vectors and run 2–5× slower.
      */
-    private static float affineRow4Wide(AffineQuantizedTensor w, int r, float[] xe, float[] xo) {
+    private static float affineRow4Wide(AffineQuantizedTensor w, int r, float[] xe, float[] xo, Scratch sc) {
         MemorySegment codes = w.codeSegment(), scales = w.scaleSegment(), zeros = w.zeroSegment();
         int units = w.cols() / WIDE4, perGroup = w.groupCols() / WIDE4, ng = w.numGroups();
         long base = (long) r * w.rowBytes(), sg = (long) w.scaleRow(r) * ng;
         // each unit's scale and zero point, copied before the loop (bulk copies when a unit is a group): the
         // loop then indexes plain arrays by u; reading the segments inside it ran 2.3x slower (6.4 against
         // 2.8 ms on 4096x11008: C2 then boxes the vectors)
-        Scratch sc = SCRATCH.get();
-        if (sc.s.length < units) SCRATCH.set(sc = new Scratch(units));
         float[] su = sc.s;
         byte[] zu = sc.z;
         if (perGroup == 1) {
@@ -296,9 +299,14 @@ final class LutKernels {
         return USABLE && w.cols() % step(4) == 0 && w.blockSize() % step(4) == 0;
     }
 
-    /** Row r of an NF4 GEMV (requires {@link #eligible}); xp = {@link #split}(x, 2). */
-    static float nf4Row(Nf4Tensor w, int r, float[][] xp) {
-        if (L == 16 && w.blockSize() == 64 && w.cols() % 64 == 0) return nf4Row64(w, r, xp[0], xp[1]);
+    /** y[r] for rows lo ≤ r &lt; hi of an NF4 GEMV (requires {@link #eligible}); xp = {@link #split}(x, 2). */
+    static void nf4Rows(Nf4Tensor w, int lo, int hi, float[][] xp, float[] y) {
+        Scratch sc = L == 16 && w.blockSize() == 64 && w.cols() % 64 == 0 ? new Scratch(w.cols() / 64) : null;
+        for (int r = lo; r < hi; r++) y[r] = sc != null ? nf4Row64(w, r, xp[0], xp[1], sc) : nf4Row(w, r, xp);
+    }
+
+    /** Row r of an NF4 GEMV outside the block-64 loop. */
+    private static float nf4Row(Nf4Tensor w, int r, float[][] xp) {
         MemorySegment codes = w.codeSegment();
         int cols = w.cols(), bs = w.blockSize(), step = step(4);
         boolean two = 16 > L;
@@ -333,10 +341,8 @@ final class LutKernels {
      * once up front. (One table per iteration, as in {@link #affineRow4Wide}: two blocks per iteration
      * with two tables ran 2× slower.)
      */
-    private static float nf4Row64(Nf4Tensor w, int r, float[] xe, float[] xo) {
+    private static float nf4Row64(Nf4Tensor w, int r, float[] xe, float[] xo, Scratch sc) {
         int nb = w.cols() / 64;
-        Scratch sc = SCRATCH.get();
-        if (sc.s.length < nb) SCRATCH.set(sc = new Scratch(nb));
         w.absmax(r * nb, nb, sc.s);
         return nf4Loop64(w.codeSegment(), (long) r * w.cols() / 2, nb, xe, xo, sc.s);
     }

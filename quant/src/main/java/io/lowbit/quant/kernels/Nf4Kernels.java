@@ -34,9 +34,7 @@ public final class Nf4Kernels {
     public static void gemv(Nf4Tensor w, float[] x, float[] y) {
         if (LutKernels.eligible(w)) {
             float[][] xp = LutKernels.split(x, 2);
-            Parallel.range(w.rows(), 64, (lo, hi) -> {
-                for (int r = (int) lo; r < hi; r++) y[r] = LutKernels.nf4Row(w, r, xp);
-            });
+            Parallel.range(w.rows(), 64, (lo, hi) -> LutKernels.nf4Rows(w, (int) lo, (int) hi, xp, y));
             return;
         }
         Parallel.range(w.rows(), 64, (lo, hi) -> {
