@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
 
 /**
  * The few vector kernels decoding needs besides the GEMV ({@link io.lowbit.tensor.cpu.Gemv#dot}), on
- * activations in float arrays: dot products and axpy of attention, RMSNorm, softmax and SiLU-gating. All are
+ * activations in float arrays: dot products, RMSNorm, softmax and SiLU-gating ({@link KvCache} holds attention's own loops). All are
  * serial; {@link LlamaModel} splits work over heads and output rows across threads.
  */
 public final class Kernels {
@@ -39,24 +39,6 @@ public final class Kernels {
         float s = sum(acc);
         for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
-    }
-
-    /** y[yOff + i] += alpha·x[xOff + i] for i &lt; n. */
-    public static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
-        int len = S.length(), i = 0;
-        FloatVector va = FloatVector.broadcast(S, alpha);
-        for (int up = n - len; i <= up; i += len)
-            FloatVector.fromArray(S, x, xOff + i).fma(va, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
-        for (; i < n; i++) y[yOff + i] += alpha * x[xOff + i];
-    }
-
-    /** y[yOff + i] += alpha·x[xOff + i] for i &lt; n, x off-heap ({@code xOff} in floats). */
-    public static void axpy(float alpha, MemorySegment x, long xOff, float[] y, int yOff, int n) {
-        int len = S.length(), i = 0;
-        FloatVector va = FloatVector.broadcast(S, alpha);
-        for (int up = n - len; i <= up; i += len)
-            FloatVector.fromMemorySegment(S, x, 4 * (xOff + i), NATIVE).fma(va, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
-        for (; i < n; i++) y[yOff + i] += alpha * x.get(F, 4 * (xOff + i));
     }
 
     /** out = x / sqrt(mean(x²) + eps) ⊙ g (Zhang &amp; Sennrich 2019, eq. 4); out may alias x. */

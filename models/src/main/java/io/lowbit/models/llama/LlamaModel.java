@@ -1,8 +1,6 @@
 package io.lowbit.models.llama;
 
 import io.lowbit.models.LlamaConfig;
-import io.lowbit.tensor.DType;
-import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
 import io.lowbit.tensor.cpu.Gemv;
 import io.lowbit.tensor.cpu.Parallel;
@@ -47,10 +45,11 @@ public final class LlamaModel implements AutoCloseable {
     private final int maxSeq, chunk, dim, qDim, kvDim, ffn, vocab, heads, kvHeads, headDim, window;
     private final float eps;
     private final Rope rope;
-    private final Tensor keyCache, valueCache; // [layers, maxSeq, kvDim]
-    private final MemorySegment kc, vc;
+    private final KvCache cache;
     // activations for up to chunk rows, row-major
-    private final float[] x, xb, xb2, q, k, v, hb, hb2, att, logits, logitsChunk;
+    private final float[] x, xb, xb2, q, k, v, hb, hb2, logits, logitsChunk;
+    // attention scratch per query head: scaled query, scores, partial sums
+    private final float[] qs, att, acc;
     private final SpinTeam team;
     private final MatVec matvec = new MatVec();
     private final Attention attention = new Attention();
@@ -85,16 +84,6 @@ public final class LlamaModel implements AutoCloseable {
         window = c.slidingWindow();
         eps = (float) c.rmsNormEps();
         rope = new Rope(c, weights.ropeLayout(), maxSeq);
-        long cacheFloats = (long) c.numHiddenLayers() * maxSeq * kvDim;
-        keyCache = Tensor.zeros(DType.F32, MemoryCategory.ACTIVATIONS, (int) Math.min(Integer.MAX_VALUE, cacheFloats));
-        valueCache = Tensor.zeros(DType.F32, MemoryCategory.ACTIVATIONS, (int) Math.min(Integer.MAX_VALUE, cacheFloats));
-        if (cacheFloats > Integer.MAX_VALUE) {
-            keyCache.close();
-            valueCache.close();
-            throw new IllegalArgumentException("KV cache of " + cacheFloats + " floats per tensor is too large; use a shorter maxSeq");
-        }
-        kc = keyCache.segment();
-        vc = valueCache.segment();
         x = new float[chunk * dim];
         xb = new float[chunk * Math.max(dim, qDim)];
         xb2 = new float[chunk * dim];
@@ -103,9 +92,12 @@ public final class LlamaModel implements AutoCloseable {
         v = new float[chunk * kvDim];
         hb = new float[chunk * ffn];
         hb2 = new float[chunk * ffn];
-        att = new float[heads * maxSeq];
         logits = new float[vocab];
         logitsChunk = new float[chunk * vocab];
+        cache = new KvCache(c.numHiddenLayers(), kvHeads, headDim, maxSeq);
+        qs = new float[heads * headDim];
+        att = new float[heads * cache.scoreStride()];
+        acc = new float[heads * headDim * KvCache.T];
         team = new SpinTeam(Parallel.threads()); // last: nothing can fail after the threads start
     }
 
@@ -229,17 +221,13 @@ public final class LlamaModel implements AutoCloseable {
         matvec.add(DecoderWeights.K, k);
         matvec.add(DecoderWeights.V, v);
         matvec.go();
-        long layerBase = (long) l * maxSeq * kvDim;
         for (int t = 0; t < n; t++) {
             int pos = pos0 + t;
             rope.apply(q, t * qDim, heads, pos);
             rope.apply(k, t * kvDim, kvHeads, pos);
-            for (int ch = 0; ch < kvDim; ch++) { // channel-major cache: [layer][kv channel][position]
-                kc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, k[t * kvDim + ch]);
-                vc.setAtIndex(ValueLayout.JAVA_FLOAT, layerBase + (long) ch * maxSeq + pos, v[t * kvDim + ch]);
-            }
+            cache.put(l, pos, k, t * kvDim, v, t * kvDim);
         }
-        attention.run(layerBase, n, pos0); // xb = softmax(q·Kᵀ/√d_h)·V per head
+        attention.run(l, n, pos0); // xb = softmax(q·Kᵀ/√d_h)·V per head
         matvec.set(l, xb, 0, qDim, n);
         matvec.add(DecoderWeights.O, xb2);
         matvec.go();
@@ -346,21 +334,14 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    /**
-     * Causal grouped-query attention for rows 0 … n−1 of q, written to xb; parallel over heads. The cache is
-     * channel-major ([layer][kv channel][position]), so both the scores q·K and the mix p·V run along
-     * positions with contiguous vector loads, whatever the head width.
-     */
+    /** Causal grouped-query attention for rows 0 … n−1 of q, written to xb; parallel over query heads ({@link KvCache#attend}). */
     private final class Attention implements Parallel.Range {
-        private long layerBase;
-        private int n, pos0;
-        private float scale;
+        private int layer, n, pos0;
 
-        void run(long layerBase, int n, int pos0) {
-            this.layerBase = layerBase;
+        void run(int layer, int n, int pos0) {
+            this.layer = layer;
             this.n = n;
             this.pos0 = pos0;
-            this.scale = (float) (1.0 / Math.sqrt(headDim)); // 1/√d_h (Vaswani et al. 2017, eq. 1)
             long work = 2L * n * (pos0 + n) * headDim; // per head: scores plus the weighted sum of values
             team.range(heads, Math.max(1, 8192 / Math.max(1, work)), this);
         }
@@ -368,21 +349,14 @@ public final class LlamaModel implements AutoCloseable {
         @Override
         public void run(long lo, long hi) {
             int group = heads / kvHeads;
+            float scale = (float) (1.0 / Math.sqrt(headDim)); // 1/√d_h (Vaswani et al. 2017, eq. 1)
             for (int h = (int) lo; h < hi; h++) {
-                long kvBase = layerBase + (long) (h / group) * headDim * maxSeq;
-                int a = h * maxSeq;
                 for (int t = 0; t < n; t++) {
-                    int pos = pos0 + t, from = window > 0 ? Math.max(0, pos - window + 1) : 0, len = pos - from + 1;
+                    int pos = pos0 + t, from = window > 0 ? Math.max(0, pos - window + 1) : 0;
                     int qOff = t * qDim + h * headDim;
-                    // scores s_j = (q/√d_h)·k_j for j in [from, pos]
-                    Arrays.fill(att, a + from, a + pos + 1, 0f);
-                    for (int i = 0; i < headDim; i++)
-                        Kernels.axpy(q[qOff + i] * scale, kc, kvBase + (long) i * maxSeq + from, att, a + from, len);
-                    Kernels.softmax(att, a + from, len);
-                    // out_i = Σ_j p_j · v_j[i]
-                    int o = t * qDim + h * headDim;
-                    for (int i = 0; i < headDim; i++)
-                        xb[o + i] = Gemv.dot(vc, kvBase + (long) i * maxSeq + from, att, a + from, len);
+                    for (int i = 0; i < headDim; i++) qs[h * headDim + i] = q[qOff + i] * scale;
+                    cache.attend(layer, h / group, qs, h * headDim, from, pos, att, h * cache.scoreStride(),
+                            acc, h * headDim * KvCache.T, xb, qOff);
                 }
             }
         }
@@ -392,7 +366,6 @@ public final class LlamaModel implements AutoCloseable {
     @Override
     public void close() {
         team.close();
-        keyCache.close();
-        valueCache.close();
+        cache.close();
     }
 }

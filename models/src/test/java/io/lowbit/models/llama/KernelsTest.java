@@ -53,23 +53,6 @@ class KernelsTest {
     }
 
     @Test
-    void axpyBothForms() {
-        for (int n : SIZES) {
-            float[] x = random(n + 2, n), y = random(n + 1, 7 * n), y2 = y.clone();
-            double[] ref = new double[n];
-            for (int i = 0; i < n; i++) ref[i] = y[i + 1] + 0.75 * x[i + 2];
-            Kernels.axpy(0.75f, x, 2, y, 1, n);
-            try (Tensor t = Tensor.of(x, n + 2)) {
-                Kernels.axpy(0.75f, t.segment(), 2, y2, 1, n);
-            }
-            for (int i = 0; i < n; i++) {
-                assertEquals(ref[i], y[i + 1], 1e-6, "array axpy n=" + n);
-                assertEquals(ref[i], y2[i + 1], 1e-6, "segment axpy n=" + n);
-            }
-        }
-    }
-
-    @Test
     void rmsnormSoftmaxAndGate() {
         for (int n : SIZES) {
             float[] x = random(n + 4, n), g = random(n, n + 9), out = new float[n + 1];
