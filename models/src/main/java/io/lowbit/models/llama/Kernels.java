@@ -123,11 +123,21 @@ public final class Kernels {
         return y * scale;
     }
 
-    /** SwiGLU gate: h[i] = silu(h[i])·u[i], silu(z) = z·σ(z) (Shazeer 2020, eq. 6). */
+    /**
+     * SwiGLU gate: h[i] = silu(h[i])·u[i], silu(z) = z·σ(z) (Shazeer 2020, eq. 6), on whole vectors. σ is
+     * taken from e = e^(−|z|), which never overflows: σ(z) = 1/(1+e) for z ≥ 0 and e/(1+e) below.
+     */
     public static void siluMul(float[] h, int hOff, float[] u, int uOff, int n) {
-        for (int i = 0; i < n; i++) {
-            float z = h[hOff + i];
-            h[hOff + i] = z / (1f + (float) Math.exp(-z)) * u[uOff + i];
+        int len = S.length(), i = 0;
+        for (int up = n - len; i <= up; i += len) {
+            FloatVector z = FloatVector.fromArray(S, h, hOff + i);
+            FloatVector e = exp(z.abs().neg());
+            FloatVector num = FloatVector.broadcast(S, 1f).blend(e, z.lt(0f));
+            z.mul(num.div(e.add(1f))).mul(FloatVector.fromArray(S, u, uOff + i)).intoArray(h, hOff + i);
+        }
+        for (; i < n; i++) {
+            float z = h[hOff + i], e = exp(-Math.abs(z));
+            h[hOff + i] = z * ((z < 0 ? e : 1f) / (1f + e)) * u[uOff + i];
         }
     }
 }
