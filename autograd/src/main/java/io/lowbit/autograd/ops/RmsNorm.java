@@ -106,20 +106,7 @@ final class RmsNorm extends Function {
         if (dxt != null) {
             MemorySegment dx = dxt.segment();
             Parallel.range(rows, Math.max(1, 8192 / Math.max(d, 1)), (lo, hi) -> {
-                for (long r = lo; r < hi; r++) {
-                    long b = r * d;
-                    float inv = Simd.get(rs, r);
-                    FloatVector acc = FloatVector.zero(S);
-                    int j = 0;
-                    int bound = S.loopBound(d);
-                    for (; j < bound; j += S.length()) acc = Simd.load(g, b + j).mul(Simd.load(w, j)).fma(Simd.load(x, b + j), acc);
-                    float hx = Simd.sum(acc);
-                    for (; j < d; j++) hx += Simd.get(g, b + j) * Simd.get(w, j) * Simd.get(x, b + j);
-                    float c = inv * inv * inv * hx / d;
-                    for (j = 0; j < bound; j += S.length())
-                        Simd.store(Simd.load(g, b + j).mul(Simd.load(w, j)).mul(inv).sub(Simd.load(x, b + j).mul(c)), dx, b + j);
-                    for (; j < d; j++) Simd.set(dx, b + j, inv * Simd.get(g, b + j) * Simd.get(w, j) - Simd.get(x, b + j) * c);
-                }
+                for (long r = lo; r < hi; r++) dxRow(g, w, x, dx, r * d, d, Simd.get(rs, r));
             });
         }
         if (dwt != null) { // columns in parallel: every dw[j] sums its rows in a fixed order (deterministic)
@@ -139,5 +126,26 @@ final class RmsNorm extends Function {
                 for (int j = 0; j < n; j++) Simd.set(dw, lo + j, acc[j]);
             });
         }
+    }
+
+    /**
+     * One row of ∂x = r·(g⊙w) − x·r³·⟨g⊙w, x⟩/d (r = 1/rms), in a method of its own that calls the Vector
+     * API directly: inside the parallel lambda C2 ran out of inlining budget and left the lane sum as a call
+     * on a boxed vector, which runs the API's scalar fallback.
+     */
+    private static void dxRow(MemorySegment g, MemorySegment w, MemorySegment x, MemorySegment dx, long b, int d, float inv) {
+        var S = Simd.S;
+        FloatVector acc = FloatVector.zero(S);
+        int j = 0, bound = S.loopBound(d);
+        for (; j < bound; j += S.length())
+            acc = FloatVector.fromMemorySegment(S, g, 4 * (b + j), Simd.LE).mul(FloatVector.fromMemorySegment(S, w, 4L * j, Simd.LE))
+                    .fma(FloatVector.fromMemorySegment(S, x, 4 * (b + j), Simd.LE), acc);
+        float hx = Simd.sum(acc);
+        for (; j < d; j++) hx += Simd.get(g, b + j) * Simd.get(w, j) * Simd.get(x, b + j);
+        float c = inv * inv * inv * hx / d;
+        for (j = 0; j < bound; j += S.length())
+            FloatVector.fromMemorySegment(S, g, 4 * (b + j), Simd.LE).mul(FloatVector.fromMemorySegment(S, w, 4L * j, Simd.LE)).mul(inv)
+                    .sub(FloatVector.fromMemorySegment(S, x, 4 * (b + j), Simd.LE).mul(c)).intoMemorySegment(dx, 4 * (b + j), Simd.LE);
+        for (; j < d; j++) Simd.set(dx, b + j, inv * Simd.get(g, b + j) * Simd.get(w, j) - Simd.get(x, b + j) * c);
     }
 }

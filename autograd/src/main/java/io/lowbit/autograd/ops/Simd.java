@@ -5,7 +5,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import io.lowbit.tensor.cpu.Lanes;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -52,11 +51,15 @@ final class Simd {
 
     /**
      * e^x lane-wise to about 2 ulp: x = n·ln2 + r with |r| ≤ ln2/2, e^r by its degree-7 Taylor polynomial
-     * (Horner), times 2ⁿ built in the exponent bits. Inputs below −87.3 give 0 and above 88.7 give +∞.
+     * (Horner), times 2ⁿ built in the exponent bits. Inputs below −87.3 give 0 and above 88.7 give +∞; NaN
+     * stays NaN (it passes max, min and every product). n is read from the low mantissa bits of
+     * x·log2(e) + 1.5·2²³ rather than by a float-to-int conversion: fewer nodes, so C2 still inlines the
+     * loads and stores around a call (a kernel it gives up inlining runs the Vector API's scalar fallback).
      */
     static FloatVector exp(FloatVector x) {
         FloatVector xc = x.max(-87.3f).min(88.7f);
-        FloatVector n = xc.mul(LOG2E).add(ROUND).sub(ROUND);
+        FloatVector t = xc.mul(LOG2E).add(ROUND);
+        FloatVector n = t.sub(ROUND);
         FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), xc).sub(n.mul(LN2_LO));
         FloatVector p = r.fma(1f / 5040, 1f / 720);
         p = p.fma(r, FloatVector.broadcast(S, 1f / 120));
@@ -65,11 +68,8 @@ final class Simd {
         p = p.fma(r, FloatVector.broadcast(S, 0.5f));
         p = p.fma(r, FloatVector.broadcast(S, 1f));
         p = p.fma(r, FloatVector.broadcast(S, 1f));
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        FloatVector scale = bits.reinterpretAsFloats();
-        FloatVector e = p.mul(scale);
-        e = e.blend(0f, x.compare(VectorOperators.LT, -87.3f));
-        return e.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, 88.7f)).blend(x, x.compare(VectorOperators.NE, x));
+        FloatVector scale = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND) - 127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(scale).blend(0f, x.lt(-87.3f)).blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, 88.7f));
     }
 
     /** Σ a[i]·b[i] for i in [0, n). */

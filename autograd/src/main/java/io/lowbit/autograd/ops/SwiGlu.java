@@ -24,13 +24,7 @@ final class SwiGlu extends Function {
         if (a.dtype() == DType.F32) {
             MemorySegment sa = a.segment(), sb = b.segment(), sy = y.segment();
             Parallel.range(n, 16384, (lo, hi) -> {
-                var S = Simd.S;
-                long j = lo;
-                for (long bound = lo + S.loopBound(hi - lo); j < bound; j += S.length()) {
-                    FloatVector va = Simd.load(sa, j);
-                    FloatVector sig = Simd.sigmoid(va);
-                    Simd.store(va.mul(sig).mul(Simd.load(sb, j)), sy, j);
-                }
+                long j = forwardVectors(sa, sb, sy, lo, hi);
                 for (; j < hi; j++) {
                     float v = Simd.get(sa, j);
                     Simd.set(sy, j, (float) (v / (1 + Math.exp(-v))) * Simd.get(sb, j));
@@ -56,17 +50,7 @@ final class SwiGlu extends Function {
             MemorySegment sa = a.segment(), sb = b.segment(), sg = g.segment();
             MemorySegment sda = da == null ? null : da.segment(), sdb = db == null ? null : db.segment();
             Parallel.range(n, 16384, (lo, hi) -> {
-                var S = Simd.S;
-                long j = lo;
-                for (long bound = lo + S.loopBound(hi - lo); j < bound; j += S.length()) {
-                    FloatVector va = Simd.load(sa, j), vg = Simd.load(sg, j);
-                    FloatVector sig = Simd.sigmoid(va);
-                    if (sda != null) {
-                        FloatVector dsilu = sig.mul(va.mul(sig.neg().add(1f)).add(1f));
-                        Simd.store(vg.mul(Simd.load(sb, j)).mul(dsilu), sda, j);
-                    }
-                    if (sdb != null) Simd.store(vg.mul(va.mul(sig)), sdb, j);
-                }
+                long j = backwardVectors(sa, sb, sg, sda, sdb, lo, hi);
                 for (; j < hi; j++) {
                     float v = Simd.get(sa, j), gv = Simd.get(sg, j);
                     float sig = (float) (1 / (1 + Math.exp(-v)));
@@ -83,5 +67,36 @@ final class SwiGlu extends Function {
         }
         if (g != g0) g.close();
         return new Tensor[] {da, db};
+    }
+
+    // The vector loops sit alone in their own methods and call the Vector API's loads and stores directly:
+    // C2 stops inlining ordinary methods once a compilation has created ~18000 nodes, which the sigmoid's
+    // polynomial nearly uses up, and a store left as a call takes its vector boxed and runs the API's scalar
+    // fallback (the backward pass allocated ~5 GB a minute and ran 6x slower than the forward). The API's own
+    // methods are force-inlined past that limit.
+
+    /** y[j] = silu(a[j])·b[j] over whole vectors from lo; returns the first index left for the scalar tail. */
+    private static long forwardVectors(MemorySegment sa, MemorySegment sb, MemorySegment sy, long lo, long hi) {
+        var S = Simd.S;
+        long j = lo;
+        for (long bound = lo + S.loopBound(hi - lo); j < bound; j += S.length()) {
+            FloatVector va = FloatVector.fromMemorySegment(S, sa, 4 * j, Simd.LE), vb = FloatVector.fromMemorySegment(S, sb, 4 * j, Simd.LE);
+            va.mul(Simd.sigmoid(va)).mul(vb).intoMemorySegment(sy, 4 * j, Simd.LE);
+        }
+        return j;
+    }
+
+    /** da[j] = g·b·σ·(1 + a·(1 − σ)) and db[j] = g·a·σ (either null: skipped) over whole vectors from lo; returns where the tail starts. */
+    private static long backwardVectors(MemorySegment sa, MemorySegment sb, MemorySegment sg, MemorySegment sda, MemorySegment sdb, long lo, long hi) {
+        var S = Simd.S;
+        long j = lo;
+        for (long bound = lo + S.loopBound(hi - lo); j < bound; j += S.length()) {
+            FloatVector va = FloatVector.fromMemorySegment(S, sa, 4 * j, Simd.LE), vg = FloatVector.fromMemorySegment(S, sg, 4 * j, Simd.LE);
+            FloatVector vb = FloatVector.fromMemorySegment(S, sb, 4 * j, Simd.LE);
+            FloatVector sig = Simd.sigmoid(va);
+            if (sda != null) vg.mul(vb).mul(sig.mul(va.mul(sig.neg().add(1f)).add(1f))).intoMemorySegment(sda, 4 * j, Simd.LE);
+            if (sdb != null) vg.mul(va.mul(sig)).intoMemorySegment(sdb, 4 * j, Simd.LE);
+        }
+        return j;
     }
 }
