@@ -77,7 +77,7 @@ final class AttentionF32 {
         final float[] qa = new float[TILE * dp], ga = new float[TILE * dp], oa = new float[TILE * dp];
         final float[] p = new float[TILE * tkp], ds = new float[TILE * tkp];   // P and dP/dS tiles
         final float[] dk = new float[tk * dp], dv = new float[tk * dp];
-        final float[] delta = new float[TILE], row = new float[Math.max(d, 1)];
+        final float[] delta = new float[TILE], row = new float[Math.max(d, 1)], lanes = new float[L];
         final int[] zero = new int[TILE], depth = new int[TILE]; // k range [0, d) of the score products
         final int[] keyFrom = new int[TILE], keyTo = new int[TILE], rowFrom = new int[tk], rowTo = new int[tk];
 
@@ -147,7 +147,7 @@ final class AttentionF32 {
                         w.keyRanges(i0, m);
                         mul(w.qa, 0, dp, 1, w.kT, tkp, w.p, 0, tkp, m, false, w.zero, w.depth, w.keyFrom, w.keyTo); // S = Q·Kᵀ
                         for (int r = 0; r < m; r++) {
-                            float lr = softmaxRow(w.p, r * tkp, lo(i0 + r), hi(i0 + r));
+                            float lr = softmaxRow(w.p, r * tkp, lo(i0 + r), hi(i0 + r), w.lanes);
                             ls.setAtIndex(ValueLayout.JAVA_FLOAT, lse.offset() + ((long) b * hq + h) * tq + i0 + r, lr);
                         }
                         Arrays.fill(w.oa, 0, m * dp, 0f);
@@ -162,7 +162,7 @@ final class AttentionF32 {
      * Turns score row s[o + lo .. o + hi] into probabilities in place (zeros elsewhere in [0, Tkp)) and returns
      * its log-sum-exp L = m + log Σ e^(scale·s − m).
      */
-    private float softmaxRow(float[] s, int o, int lo, int hi) {
+    private float softmaxRow(float[] s, int o, int lo, int hi, float[] lanes) {
         int a = lo / L * L, e = ceil(hi + 1);
         maskOutside(s, o, a, lo, hi, e, Float.NEGATIVE_INFINITY);
         FloatVector mx = FloatVector.broadcast(Simd.S, Float.NEGATIVE_INFINITY);
@@ -172,17 +172,27 @@ final class AttentionF32 {
             mx = mx.max(x);
         }
         float m = mx.reduceLanes(jdk.incubator.vector.VectorOperators.MAX); // max is exact in any order
+        expPass(s, o, a, e, m, lanes);
+        float l = Simd.sum(FloatVector.fromArray(Simd.S, lanes, 0)), inv = 1 / l;
+        for (int j = a; j < e; j += L) FloatVector.fromArray(Simd.S, s, o + j).mul(inv).intoArray(s, o + j);
+        Arrays.fill(s, o, o + a, 0f);
+        Arrays.fill(s, o + e, o + tkp, 0f);
+        return (float) (m + Math.log(l));
+    }
+
+    /**
+     * s[o + j] = e^(s[o + j] − m) for j in [a, e), leaving the lane-wise sums in lanes[0 .. L). On its own and
+     * handing the sums back through an array: after the exp's many nodes C2 declines to inline further
+     * calls, and a lane sum called from here would take its vector boxed and run the scalar fallback.
+     */
+    private static void expPass(float[] s, int o, int a, int e, float m, float[] lanes) {
         FloatVector sum = FloatVector.zero(Simd.S);
         for (int j = a; j < e; j += L) {
             FloatVector p = Simd.exp(FloatVector.fromArray(Simd.S, s, o + j).sub(m));
             p.intoArray(s, o + j);
             sum = sum.add(p);
         }
-        float l = Simd.sum(sum), inv = 1 / l;
-        for (int j = a; j < e; j += L) FloatVector.fromArray(Simd.S, s, o + j).mul(inv).intoArray(s, o + j);
-        Arrays.fill(s, o, o + a, 0f);
-        Arrays.fill(s, o + e, o + tkp, 0f);
-        return (float) (m + Math.log(l));
+        sum.intoArray(lanes, 0);
     }
 
     /** Sets s[o + j] = fill for j in [a, lo) and (hi, e). */

@@ -75,10 +75,10 @@ final class CrossEntropy extends Function {
             m = vm.reduceLanes(VectorOperators.MAX);
         }
         for (; j < n; j++) m = Math.max(m, Simd.get(s, base + j));
-        FloatVector acc = FloatVector.zero(S);
-        for (j = 0; j < bound; j += S.length()) acc = acc.add(Simd.exp(Simd.load(s, base + j).sub(m)));
-        double sum = Simd.sum(acc);
-        for (; j < n; j++) sum += Math.exp(Simd.get(s, base + j) - m);
+        float[] lanes = new float[S.length()];
+        expSum(s, base, bound, m, lanes);
+        double sum = Simd.sum(FloatVector.fromArray(S, lanes, 0));
+        for (j = bound; j < n; j++) sum += Math.exp(Simd.get(s, base + j) - m);
         return m + Math.log(sum);
     }
 
@@ -104,7 +104,7 @@ final class CrossEntropy extends Function {
                     float l = (float) lse[(int) r];
                     int j = 0;
                     for (int bound = S.loopBound(vocab); j < bound; j += S.length())
-                        Simd.store(Simd.exp(Simd.load(s, b + j).sub(l)).mul(c), o, b + j);
+                        Simd.exp(FloatVector.fromMemorySegment(S, s, 4 * (b + j), Simd.LE).sub(l)).mul(c).intoMemorySegment(o, 4 * (b + j), Simd.LE);
                     for (; j < vocab; j++) Simd.set(o, b + j, (float) Math.exp(Simd.get(s, b + j) - l) * c);
                     Simd.set(o, b + t, Simd.get(o, b + t) - c);
                 }
@@ -120,5 +120,17 @@ final class CrossEntropy extends Function {
             }
         }
         return new Tensor[] {dx};
+    }
+
+    /**
+     * lanes[0 .. L) = lane-wise Σ e^(s[base + j] − m) over j in [0, bound) (whole vectors). A method of its own
+     * that hands the sums back through an array: after the exp C2 declines to inline further calls, and a
+     * lane sum called there would take its vector boxed and run the Vector API's scalar fallback.
+     */
+    private static void expSum(MemorySegment s, long base, int bound, float m, float[] lanes) {
+        FloatVector acc = FloatVector.zero(Simd.S);
+        for (int j = 0; j < bound; j += Simd.S.length())
+            acc = acc.add(Simd.exp(FloatVector.fromMemorySegment(Simd.S, s, 4 * (base + j), Simd.LE).sub(m)));
+        acc.intoArray(lanes, 0);
     }
 }
