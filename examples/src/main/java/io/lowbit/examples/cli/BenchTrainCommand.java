@@ -40,7 +40,7 @@ public final class BenchTrainCommand implements Callable<Integer> {
     int batch;
     @Option(names = "--steps", defaultValue = "10", description = "timed steps (default ${DEFAULT-VALUE})")
     int steps;
-    @Option(names = "--warmup", defaultValue = "3", description = "untimed warm-up steps (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "10", description = "untimed warm-up steps, for the JIT compiler (default ${DEFAULT-VALUE})")
     int warmup;
     @Option(names = "--checkpointing", description = "recompute each block in backward (activation checkpointing)")
     boolean checkpointing;
