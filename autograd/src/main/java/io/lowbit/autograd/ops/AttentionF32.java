@@ -85,17 +85,28 @@ final class AttentionF32 {
             Arrays.fill(depth, d);
         }
 
-        /** Copies K and V of (b, kv head hk) into rows and transposed rows. */
-        void loadKv(Tensor k, Tensor v, int b, int hk) {
+        /** Copies K and V of (b, kv head hk) into rows, K transposed too, and V transposed when {@code vT} (backward only). */
+        void loadKv(Tensor k, Tensor v, int b, int hk, boolean transposeV) {
             MemorySegment ks = k.segment(), vs = v.segment();
             for (int j = 0; j < tk; j++) {
                 MemorySegment.copy(ks, ValueLayout.JAVA_FLOAT, 4 * at(k, b, j, hk), kRows, j * dp, d);
                 MemorySegment.copy(vs, ValueLayout.JAVA_FLOAT, 4 * at(v, b, j, hk), vRows, j * dp, d);
-                for (int c = 0; c < d; c++) {
-                    kT[c * tkp + j] = kRows[j * dp + c];
-                    vT[c * tkp + j] = vRows[j * dp + c];
-                }
             }
+            transpose(kRows, kT);
+            if (transposeV) transpose(vRows, vT);
+        }
+
+        /** t[c·Tkp + j] = rows[j·dp + c]: eight keys at a time, so each row of t is written in runs. */
+        private void transpose(float[] rows, float[] t) {
+            int j = 0;
+            for (; j + 8 <= tk; j += 8)
+                for (int c = 0; c < d; c++) {
+                    int o = c * tkp + j, r = j * dp + c;
+                    t[o] = rows[r]; t[o + 1] = rows[r + dp]; t[o + 2] = rows[r + 2 * dp]; t[o + 3] = rows[r + 3 * dp];
+                    t[o + 4] = rows[r + 4 * dp]; t[o + 5] = rows[r + 5 * dp]; t[o + 6] = rows[r + 6 * dp]; t[o + 7] = rows[r + 7 * dp];
+                }
+            for (; j < tk; j++)
+                for (int c = 0; c < d; c++) t[c * tkp + j] = rows[j * dp + c];
         }
 
         /** Sets the visible key range of tile rows [i0, i0 + m). */
@@ -139,7 +150,7 @@ final class AttentionF32 {
             Scratch w = new Scratch();
             for (long task = from; task < to; task++) {
                 int b = (int) (task / hkv), hk = (int) (task % hkv);
-                w.loadKv(k, v, b, hk);
+                w.loadKv(k, v, b, hk, false);
                 for (int h = hk * group; h < (hk + 1) * group; h++)
                     for (int i0 = 0; i0 < tq; i0 += TILE) {
                         int m = Math.min(TILE, tq - i0);
@@ -171,7 +182,9 @@ final class AttentionF32 {
             x.intoArray(s, o + j);
             mx = mx.max(x);
         }
-        float m = mx.reduceLanes(jdk.incubator.vector.VectorOperators.MAX); // max is exact in any order
+        mx.intoArray(lanes, 0); // the lane max in scalar code: reduceLanes(MAX) cost ~15 ns a row
+        float m = lanes[0];
+        for (int q = 1; q < L; q++) m = Math.max(m, lanes[q]); // max is exact in any order
         expPass(s, o, a, e, m, lanes);
         float l = Simd.sum(FloatVector.fromArray(Simd.S, lanes, 0)), inv = 1 / l;
         for (int j = a; j < e; j += L) FloatVector.fromArray(Simd.S, s, o + j).mul(inv).intoArray(s, o + j);
@@ -211,7 +224,7 @@ final class AttentionF32 {
             Scratch w = new Scratch();
             for (long task = from; task < to; task++) {
                 int b = (int) (task / hkv), hk = (int) (task % hkv);
-                w.loadKv(k, v, b, hk);
+                w.loadKv(k, v, b, hk, true);
                 Arrays.fill(w.dk, 0f);
                 Arrays.fill(w.dv, 0f);
                 for (int h = hk * group; h < (hk + 1) * group; h++)
