@@ -11,18 +11,20 @@ import jdk.incubator.vector.VectorSpecies;
  * NR-column panel of packed B (both laid out p-major by {@link Pack}), as kc rank-1 updates
  * C_tile += a[:, p] ⊗ b[p, :] (Goto &amp; van de Geijn 2008, §4: the "GEBP" inner kernel).
  *
- * <p>The tile is 12×32 on AVX-512: 12 rows × 2 vectors of 16 floats = 24 accumulators, plus 2 vectors of B
- * and one broadcast of A, fits the 32 vector registers. Per step p it issues 2 vector loads, 12 broadcast
- * loads and 24 FMAs. {@link #update} writes the tile back as C = alpha·acc + beta·C (beta = 0: C is not
- * read), with masked stores for partial tiles at the right and bottom edges.
+ * <p>Vectors are the CPU's widest ({@code SPECIES_PREFERRED}), and the tile is two vectors wide. With 16-float
+ * vectors (AVX-512, 32 vector registers) it is 12×32: 24 accumulators plus 2 vectors of B and one broadcast of
+ * A; per step p, 2 vector loads, 12 broadcast loads and 24 FMAs. With narrower vectors (AVX2's 8 floats in 16
+ * registers, or 4) it is 6 rows × 2 vectors: 12 accumulators. {@link #update} writes the tile back as
+ * C = alpha·acc + beta·C (beta = 0: C is not read), with masked stores for partial tiles at the right and
+ * bottom edges.
  */
 final class GemmKernel {
-    /** The vector shape every GEMM kernel uses (16 floats on AVX-512). */
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_512;
+    /** The vector shape every GEMM kernel uses: the CPU's widest (16 floats on AVX-512, 8 on AVX2). */
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     /** Lanes per vector. */
     static final int L = S.length();
-    /** Rows of the register tile (rows of one packed A panel). */
-    static final int MR = 12;
+    /** Rows of the register tile (rows of one packed A panel): as many as the vector registers hold. */
+    static final int MR = L >= 16 ? 12 : 6;
     /** Columns of the register tile (columns of one packed B panel): two vectors. */
     static final int NR = 2 * L;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
@@ -31,14 +33,42 @@ final class GemmKernel {
 
     /**
      * acc[r·NR + j] = Σ_p a[ai + p·MR + r] · b[bi + p·NR + j] for the whole MR×NR tile: the kc rank-1
-     * updates run in 24 register accumulators, which are spilled to {@code acc} once at the end (the
+     * updates run in register accumulators, which are spilled to {@code acc} once at the end (the
      * write-back to C is a separate, small method so this one stays free of calls the JIT might not inline).
      */
     static void tile(int kc, float[] a, int ai, float[] b, int bi, float[] acc) {
+        if (MR == 12) tile12(kc, a, ai, b, bi, acc);
+        else tile6(kc, a, ai, b, bi, acc);
+    }
+
+    /** The 6-row tile for machines with 16 vector registers: 12 accumulators, 2 vectors of B, 1 broadcast. */
+    private static void tile6(int kc, float[] a, int ai, float[] b, int bi, float[] acc) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
+        for (int p = 0; p < kc; p++, ai += 6, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi), b1 = FloatVector.fromArray(S, b, bi + L);
+            FloatVector x;
+            x = FloatVector.broadcast(S, a[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(S, a[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(S, a[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(S, a[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(S, a[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(S, a[ai + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
+        }
+        c00.intoArray(acc, 0); c01.intoArray(acc, L);
+        c10.intoArray(acc, NR); c11.intoArray(acc, NR + L);
+        c20.intoArray(acc, 2 * NR); c21.intoArray(acc, 2 * NR + L);
+        c30.intoArray(acc, 3 * NR); c31.intoArray(acc, 3 * NR + L);
+        c40.intoArray(acc, 4 * NR); c41.intoArray(acc, 4 * NR + L);
+        c50.intoArray(acc, 5 * NR); c51.intoArray(acc, 5 * NR + L);
+    }
+
+    /** The 12-row tile for machines with 32 vector registers (AVX-512): 24 accumulators, 2 vectors of B, 1 broadcast. */
+    private static void tile12(int kc, float[] a, int ai, float[] b, int bi, float[] acc) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
         FloatVector c60 = z, c61 = z, c70 = z, c71 = z, c80 = z, c81 = z, c90 = z, c91 = z, c100 = z, c101 = z, c110 = z, c111 = z;
-        for (int p = 0; p < kc; p++, ai += MR, bi += NR) {
+        for (int p = 0; p < kc; p++, ai += 12, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi), b1 = FloatVector.fromArray(S, b, bi + L);
             FloatVector x;
             x = FloatVector.broadcast(S, a[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
@@ -54,18 +84,18 @@ final class GemmKernel {
             x = FloatVector.broadcast(S, a[ai + 10]); c100 = x.fma(b0, c100); c101 = x.fma(b1, c101);
             x = FloatVector.broadcast(S, a[ai + 11]); c110 = x.fma(b0, c110); c111 = x.fma(b1, c111);
         }
-        c00.intoArray(acc, 0); c01.intoArray(acc, 16);
-        c10.intoArray(acc, 32); c11.intoArray(acc, 48);
-        c20.intoArray(acc, 64); c21.intoArray(acc, 80);
-        c30.intoArray(acc, 96); c31.intoArray(acc, 112);
-        c40.intoArray(acc, 128); c41.intoArray(acc, 144);
-        c50.intoArray(acc, 160); c51.intoArray(acc, 176);
-        c60.intoArray(acc, 192); c61.intoArray(acc, 208);
-        c70.intoArray(acc, 224); c71.intoArray(acc, 240);
-        c80.intoArray(acc, 256); c81.intoArray(acc, 272);
-        c90.intoArray(acc, 288); c91.intoArray(acc, 304);
-        c100.intoArray(acc, 320); c101.intoArray(acc, 336);
-        c110.intoArray(acc, 352); c111.intoArray(acc, 368);
+        c00.intoArray(acc, 0); c01.intoArray(acc, L);
+        c10.intoArray(acc, NR); c11.intoArray(acc, NR + L);
+        c20.intoArray(acc, 2 * NR); c21.intoArray(acc, 2 * NR + L);
+        c30.intoArray(acc, 3 * NR); c31.intoArray(acc, 3 * NR + L);
+        c40.intoArray(acc, 4 * NR); c41.intoArray(acc, 4 * NR + L);
+        c50.intoArray(acc, 5 * NR); c51.intoArray(acc, 5 * NR + L);
+        c60.intoArray(acc, 6 * NR); c61.intoArray(acc, 6 * NR + L);
+        c70.intoArray(acc, 7 * NR); c71.intoArray(acc, 7 * NR + L);
+        c80.intoArray(acc, 8 * NR); c81.intoArray(acc, 8 * NR + L);
+        c90.intoArray(acc, 9 * NR); c91.intoArray(acc, 9 * NR + L);
+        c100.intoArray(acc, 10 * NR); c101.intoArray(acc, 10 * NR + L);
+        c110.intoArray(acc, 11 * NR); c111.intoArray(acc, 11 * NR + L);
     }
 
     /**

@@ -91,6 +91,10 @@ public final class Gemv {
      * comment).
      */
     public static void dot4(MemorySegment w, long wOff, long ld, float[] x, int xOff, int n, float[] out, int outOff, int outStride) {
+        if (L != 16) { // the packed trees below are laid out for 16 lanes
+            for (int q = 0; q < 4; q++) out[outOff + q * outStride] = dot(w, wOff + q * ld, x, xOff, n);
+            return;
+        }
         long b0 = wOff * Float.BYTES, b1 = b0 + ld * Float.BYTES, b2 = b1 + ld * Float.BYTES, b3 = b2 + ld * Float.BYTES;
         FloatVector z = FloatVector.zero(S);
         FloatVector a0 = z, a1 = z, b0a = z, b1a = z, c0 = z, c1 = z, d0 = z, d1 = z;
@@ -138,7 +142,7 @@ public final class Gemv {
         out[outOff + 3 * outStride] = sd;
     }
 
-    // the packing shuffles of dot4's lane trees; an index of L + i takes lane i of the second vector
+    // the packing shuffles of dot4's lane trees (16 lanes); an index of L + i takes lane i of the second vector
     private static final VectorShuffle<Float> LO8 = VectorShuffle.fromOp(S, i -> i < 8 ? i : L + i - 8);
     private static final VectorShuffle<Float> HI8 = VectorShuffle.fromOp(S, i -> i < 8 ? i + 8 : L + i);
     private static final VectorShuffle<Float> LO4 = VectorShuffle.fromOp(S, i -> (i < 8 ? 0 : L) + (i % 8 / 4) * 8 + i % 4);
@@ -148,21 +152,9 @@ public final class Gemv {
     private static final VectorShuffle<Float> LO1 = VectorShuffle.fromOp(S, i -> i < 4 ? 2 * i : 0);
     private static final VectorShuffle<Float> HI1 = VectorShuffle.fromOp(S, i -> i < 4 ? 2 * i + 1 : 0);
 
-    /** ROTk moves lane i + k to lane i (wrapping): the steps of the pairwise lane sum, as constants. */
-    private static final VectorShuffle<Float> ROT8 = VectorShuffle.iota(S, 8, 1, true), ROT4 = VectorShuffle.iota(S, 4, 1, true),
-            ROT2 = VectorShuffle.iota(S, 2, 1, true), ROT1 = VectorShuffle.iota(S, 1, 1, true);
-
-    /**
-     * Lane sum by a fixed pairwise tree (halves, quarters, ...): {@code reduceLanes(ADD)} leaves the order
-     * unspecified and its compiled and interpreted forms can differ in the last bit. The shuffles are
-     * static final fields, not elements of an array (which C2 does not treat as constants): read from an
-     * array they made this sum 20 % of a decoding step's samples.
-     */
+    /** The lane sum of every reduction ({@link Lanes#sum}: a fixed pairwise tree, the same in every JIT tier). */
     static float sum(FloatVector v) {
-        v = v.add(v.rearrange(ROT8));
-        v = v.add(v.rearrange(ROT4));
-        v = v.add(v.rearrange(ROT2));
-        return v.add(v.rearrange(ROT1)).lane(0);
+        return Lanes.sum(v);
     }
 
     /** y = W·x for a contiguous F32 W [out, in] and x [in] (or [..., in] with in elements); returns [out]. */

@@ -110,6 +110,11 @@ final class Pack {
             if (t.length < MR * kc) ROWS.set(t = new float[MR * kc]);
             for (int r = 0; r < MR; r++)
                 MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, (src + (long) r * ld) * Float.BYTES, t, r * kc, kc);
+            if (MR != 12) { // the narrow-vector tile (6 rows)
+                for (int p = 0, o = d; p < kc; p++, o += MR)
+                    for (int r = 0; r < MR; r++) dst[o + r] = t[r * kc + p];
+                return;
+            }
             for (int p = 0, o = d; p < kc; p++, o += MR) {
                 dst[o] = t[p]; dst[o + 1] = t[kc + p]; dst[o + 2] = t[2 * kc + p]; dst[o + 3] = t[3 * kc + p];
                 dst[o + 4] = t[4 * kc + p]; dst[o + 5] = t[5 * kc + p]; dst[o + 6] = t[6 * kc + p]; dst[o + 7] = t[7 * kc + p];

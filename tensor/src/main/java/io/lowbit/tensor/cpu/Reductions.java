@@ -155,8 +155,9 @@ final class Reductions {
         return sum;
     }
 
-    // float accumulation error grows with the count per lane; a block keeps it at ~SUM_BLOCK/lanes terms
-    private static final int SUM_BLOCK = 1024;
+    // float accumulation error grows with the count per lane; a block keeps it at 32 terms per accumulator lane
+    // whatever the vector width (1024 floats on AVX-512, 512 on AVX2)
+    private static final int SUM_BLOCK = 64 * Elementwise.F.length();
 
     /** Max or min of a float row (NaN wins, as in {@link #reduceScalar}). */
     static double extremeF32(MemorySegment s, long byteBase, int len, boolean max) {
