@@ -14,7 +14,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Vectors are the CPU's widest ({@code SPECIES_PREFERRED}), and the tile is two vectors wide. With 16-float
  * vectors (AVX-512, 32 vector registers) it is 12×32: 24 accumulators plus 2 vectors of B and one broadcast of
  * A; per step p, 2 vector loads, 12 broadcast loads and 24 FMAs. With narrower vectors (AVX2's 8 floats in 16
- * registers, or 4) it is 6 rows × 2 vectors: 12 accumulators. {@link #update} writes the tile back as
+ * registers, or 4) it is 4 rows × 2 vectors: 8 accumulators (six rows' 12 accumulators left C2 too few
+ * registers: 61 against 113 GFLOP/s per core under {@code -XX:UseAVX=2}). {@link #update} writes the tile back as
  * C = alpha·acc + beta·C (beta = 0: C is not read), with masked stores for partial tiles at the right and
  * bottom edges.
  */
@@ -24,7 +25,7 @@ final class GemmKernel {
     /** Lanes per vector. */
     static final int L = S.length();
     /** Rows of the register tile (rows of one packed A panel): as many as the vector registers hold. */
-    static final int MR = L >= 16 ? 12 : 6;
+    static final int MR = L >= 16 ? 12 : 4;
     /** Columns of the register tile (columns of one packed B panel): two vectors. */
     static final int NR = 2 * L;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
@@ -38,29 +39,25 @@ final class GemmKernel {
      */
     static void tile(int kc, float[] a, int ai, float[] b, int bi, float[] acc) {
         if (MR == 12) tile12(kc, a, ai, b, bi, acc);
-        else tile6(kc, a, ai, b, bi, acc);
+        else tile4(kc, a, ai, b, bi, acc);
     }
 
-    /** The 6-row tile for machines with 16 vector registers: 12 accumulators, 2 vectors of B, 1 broadcast. */
-    private static void tile6(int kc, float[] a, int ai, float[] b, int bi, float[] acc) {
+    /** The 4-row tile for machines with 16 vector registers: 8 accumulators, 2 vectors of B, 1 broadcast. */
+    private static void tile4(int kc, float[] a, int ai, float[] b, int bi, float[] acc) {
         FloatVector z = FloatVector.zero(S);
-        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z, c50 = z, c51 = z;
-        for (int p = 0; p < kc; p++, ai += 6, bi += NR) {
+        FloatVector c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z;
+        for (int p = 0; p < kc; p++, ai += 4, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi), b1 = FloatVector.fromArray(S, b, bi + L);
             FloatVector x;
             x = FloatVector.broadcast(S, a[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
             x = FloatVector.broadcast(S, a[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
             x = FloatVector.broadcast(S, a[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
             x = FloatVector.broadcast(S, a[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(S, a[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            x = FloatVector.broadcast(S, a[ai + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51);
         }
         c00.intoArray(acc, 0); c01.intoArray(acc, L);
         c10.intoArray(acc, NR); c11.intoArray(acc, NR + L);
         c20.intoArray(acc, 2 * NR); c21.intoArray(acc, 2 * NR + L);
         c30.intoArray(acc, 3 * NR); c31.intoArray(acc, 3 * NR + L);
-        c40.intoArray(acc, 4 * NR); c41.intoArray(acc, 4 * NR + L);
-        c50.intoArray(acc, 5 * NR); c51.intoArray(acc, 5 * NR + L);
     }
 
     /** The 12-row tile for machines with 32 vector registers (AVX-512): 24 accumulators, 2 vectors of B, 1 broadcast. */

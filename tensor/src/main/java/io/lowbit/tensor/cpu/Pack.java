@@ -110,7 +110,7 @@ final class Pack {
             if (t.length < MR * kc) ROWS.set(t = new float[MR * kc]);
             for (int r = 0; r < MR; r++)
                 MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, (src + (long) r * ld) * Float.BYTES, t, r * kc, kc);
-            if (MR != 12) { // the narrow-vector tile (6 rows)
+            if (MR != 12) { // the narrow-vector tile (4 rows)
                 for (int p = 0, o = d; p < kc; p++, o += MR)
                     for (int r = 0; r < MR; r++) dst[o + r] = t[r * kc + p];
                 return;

@@ -21,7 +21,7 @@ import java.lang.foreign.ValueLayout;
  * Skinny products (m = 1, n = 1 or k = 1) go to {@link Gemv} instead.
  *
  * <p>The block sizes were measured on a 48 KiB-L1 / 1 MiB-L2 AVX-512 core (Zen 5) and can be overridden for tuning on
- * other machines with {@code -Dlowbit.sgemm.kc}, {@code -Dlowbit.sgemm.mc} (a multiple of the tile's rows, 12 on AVX-512 and 6 otherwise) and
+ * other machines with {@code -Dlowbit.sgemm.kc}, {@code -Dlowbit.sgemm.mc} (a multiple of the tile's rows, 12 on AVX-512 and 4 otherwise) and
  * {@code -Dlowbit.sgemm.nc} (a multiple of 32).
  */
 public final class Sgemm {
