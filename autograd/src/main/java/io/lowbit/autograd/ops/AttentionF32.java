@@ -1,6 +1,7 @@
 package io.lowbit.autograd.ops;
 
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.cpu.Lanes;
 import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -186,9 +187,7 @@ final class AttentionF32 {
         float m = lanes[0];
         for (int q = 1; q < L; q++) m = Math.max(m, lanes[q]); // max is exact in any order
         expPass(s, o, a, e, m, lanes);
-        float l = 0;
-        for (int q = 0; q < L; q++) l += lanes[q]; // in lane order, in scalar code (a lane-sum call here was not inlined)
-        float inv = 1 / l;
+        float l = Lanes.sum(lanes, 0), inv = 1 / l;
         for (int j = a; j < e; j += L) FloatVector.fromArray(Simd.S, s, o + j).mul(inv).intoArray(s, o + j);
         Arrays.fill(s, o, o + a, 0f);
         Arrays.fill(s, o + e, o + tkp, 0f);

@@ -3,6 +3,7 @@ package io.lowbit.autograd.ops;
 import io.lowbit.autograd.Function;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.cpu.Lanes;
 import io.lowbit.tensor.cpu.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -43,7 +44,8 @@ final class CrossEntropy extends Function {
         if (x.dtype() == DType.F32) {
             MemorySegment s = x.segment();
             Parallel.range(rows, Math.max(1, 16384 / Math.max(1, vocab)), (lo, hi) -> {
-                for (long r = lo; r < hi; r++) lse[(int) r] = logSumExpF32(s, r * vocab, vocab);
+                float[] lanes = new float[Simd.S.length()];
+                for (long r = lo; r < hi; r++) lse[(int) r] = logSumExpF32(s, r * vocab, vocab, lanes);
             });
         } else {
             double[] xs = x.toDoubleArray();
@@ -65,7 +67,8 @@ final class CrossEntropy extends Function {
         return Tensor.scalar(x.dtype(), count == 0 ? Double.NaN : total / count);
     }
 
-    static double logSumExpF32(MemorySegment s, long base, int n) {
+    /** log Σ e^x over x = s[base .. base+n); lanes is scratch of Simd.S.length() floats. */
+    static double logSumExpF32(MemorySegment s, long base, int n, float[] lanes) {
         var S = Simd.S;
         int j = 0, bound = S.loopBound(n);
         float m = Float.NEGATIVE_INFINITY;
@@ -75,9 +78,8 @@ final class CrossEntropy extends Function {
             m = vm.reduceLanes(VectorOperators.MAX);
         }
         for (; j < n; j++) m = Math.max(m, Simd.get(s, base + j));
-        float[] lanes = new float[S.length()];
         expSum(s, base, bound, m, lanes);
-        double sum = Simd.sum(FloatVector.fromArray(S, lanes, 0));
+        double sum = Lanes.sum(lanes, 0);
         for (j = bound; j < n; j++) sum += Math.exp(Simd.get(s, base + j) - m);
         return m + Math.log(sum);
     }

@@ -21,22 +21,13 @@ public final class Kernels {
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
-    /**
-     * Lane sum by a fixed pairwise tree (halves, quarters, ...), {@link Lanes#sum}: {@code reduceLanes(ADD)}
-     * leaves the order unspecified, and its JIT-compiled and interpreted forms differ in the last bit, which
-     * would make results depend on warm-up.
-     */
-    static float sum(FloatVector v) {
-        return Lanes.sum(v);
-    }
-
     /** Σ_i a[aOff + i]·b[bOff + i] for i &lt; n, both on the heap (attention scores). */
     public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         int len = S.length(), i = 0;
         FloatVector acc = FloatVector.zero(S);
         for (int up = n - len; i <= up; i += len)
             acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
-        float s = sum(acc);
+        float s = Lanes.sum(acc);
         for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
     }
@@ -64,7 +55,7 @@ public final class Kernels {
             e.intoArray(x, off + i);
             acc = acc.add(e);
         }
-        float sum = sum(acc);
+        float sum = Lanes.sum(acc);
         for (; i < n; i++) {
             float e = exp(x[off + i] - max);
             x[off + i] = e;

@@ -3,6 +3,7 @@ package io.lowbit.models.llama;
 import io.lowbit.tensor.DType;
 import io.lowbit.tensor.MemoryCategory;
 import io.lowbit.tensor.Tensor;
+import io.lowbit.tensor.cpu.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
@@ -87,7 +88,7 @@ final class KvCache implements AutoCloseable {
         scores(head, qs, qOff, b0, b1, att, attOff);
         Kernels.softmax(att, attOff + from, pos - from + 1);
         mix(head, from, pos, att, attOff, acc, accOff);
-        for (int i = 0; i < headDim; i++) out[outOff + i] = Kernels.sum(FloatVector.fromArray(S, acc, accOff + i * T));
+        for (int i = 0; i < headDim; i++) out[outOff + i] = Lanes.sum(FloatVector.fromArray(S, acc, accOff + i * T));
     }
 
     /** att[attOff + b·T …] = (q/√d_h)·k for every position of tiles b0 … b1, two tiles at a time (independent chains). */

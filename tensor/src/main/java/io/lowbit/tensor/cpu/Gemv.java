@@ -77,7 +77,7 @@ public final class Gemv {
             acc0 = FloatVector.fromMemorySegment(S, w, base + (long) c * Float.BYTES, NATIVE).fma(FloatVector.fromArray(S, x, xOff + c), acc0);
             c += L;
         }
-        float s = sum(acc0.add(acc1));
+        float s = Lanes.sum(acc0.add(acc1));
         for (; c < n; c++) s += w.get(F, base + (long) c * Float.BYTES) * x[xOff + c];
         return s;
     }
@@ -151,11 +151,6 @@ public final class Gemv {
     private static final VectorShuffle<Float> HI2 = VectorShuffle.fromOp(S, i -> i < 8 ? (i / 2) * 4 + i % 2 + 2 : 0);
     private static final VectorShuffle<Float> LO1 = VectorShuffle.fromOp(S, i -> i < 4 ? 2 * i : 0);
     private static final VectorShuffle<Float> HI1 = VectorShuffle.fromOp(S, i -> i < 4 ? 2 * i + 1 : 0);
-
-    /** The lane sum of every reduction ({@link Lanes#sum}: a fixed pairwise tree, the same in every JIT tier). */
-    static float sum(FloatVector v) {
-        return Lanes.sum(v);
-    }
 
     /** y = W·x for a contiguous F32 W [out, in] and x [in] (or [..., in] with in elements); returns [out]. */
     static Tensor forward(Tensor w, Tensor x) {

@@ -36,6 +36,18 @@ public final class Lanes {
         return fold1(fold2(fold4(fold8(v)))).lane(0);
     }
 
+    /**
+     * The same sum, in scalar code, of the {@code SPECIES_PREFERRED.length()} floats at a[o …] (a vector's lanes
+     * stored there with {@code intoArray}); the same bits as {@link #sum(FloatVector)}. In place: a is scratch.
+     * For kernels whose lane sums come after an exp, past the point where C2 stops inlining calls: a vector
+     * handed to a call it did not inline is boxed and summed by the Vector API's scalar fallback.
+     */
+    public static float sum(float[] a, int o) {
+        for (int h = L / 2; h > 0; h /= 2)
+            for (int i = 0; i < h; i++) a[o + i] += a[o + i + h];
+        return a[o];
+    }
+
     private static FloatVector fold8(FloatVector v) {
         return L > 8 ? v.add(v.rearrange(ROT8)) : v;
     }
